@@ -1,0 +1,35 @@
+"""The FastAPI application: every domain's router, error handling and the start page."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from omniretail import __version__
+from omniretail.catalog.api import router as catalog_router
+from omniretail.channels.api import router as channels_router
+from omniretail.core.config import Settings, get_settings
+from omniretail.core.db import Database
+from omniretail.core.http import install_error_handlers
+from omniretail.keys.api import router as keys_router
+from omniretail.locations.api import router as locations_router
+from omniretail.system.api import router as system_router
+from omniretail.web.pages import router as pages_router
+
+DESCRIPTION = """
+One catalogue, one stock picture, one customer, one cart and one order pipeline for
+every sales channel. Authenticate with `Authorization: Bearer <key>` (make one with
+`omniretail keys create --role admin`). Errors are `application/problem+json` with a
+stable `code`.
+"""
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="omniretail", version=__version__, description=DESCRIPTION)
+    app.state.settings = settings
+    app.state.db = db or Database(settings.database_url, echo=settings.sql_echo)
+    install_error_handlers(app)
+    for router in (system_router, catalog_router, locations_router, channels_router, keys_router, pages_router):
+        app.include_router(router)
+    return app
+

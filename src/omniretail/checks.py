@@ -1,0 +1,60 @@
+"""Invariants `omniretail check` verifies; each domain adds its own as it lands."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from omniretail.catalog.index import product_words
+from omniretail.catalog.models import Product, ProductTerm, SearchTerm
+from omniretail.core.models import ApiKey
+from omniretail.locations.models import Location
+
+Check = tuple[str, bool, str]
+BATCH = 5000
+
+
+def search_index_matches_products(session: Session) -> Check:
+    """Every product's index rows are exactly the words of its name and brand."""
+    wrong: list[str] = []
+    last = 0
+    while True:
+        rows = session.execute(select(Product.id, Product.sku, Product.name, Product.brand)
+                               .where(Product.id > last).order_by(Product.id).limit(BATCH)).all()
+        if not rows:
+            break
+        indexed: dict[int, set[str]] = defaultdict(set)
+        for term, product_id in session.execute(select(ProductTerm.term, ProductTerm.product_id).where(
+                ProductTerm.product_id.between(rows[0].id, rows[-1].id))):
+            indexed[product_id].add(term)
+        wrong.extend(r.sku for r in rows if indexed.get(r.id, set()) != set(product_words(r.name, r.brand)))
+        last = rows[-1].id
+    if wrong:
+        return "search index", False, f"{len(wrong)} product(s) indexed wrongly, e.g. {', '.join(wrong[:5])}"
+    return "search index", True, "every product indexed by the words of its name and brand"
+
+
+def vocabulary_covers_index(session: Session) -> Check:
+    missing = session.scalar(select(func.count(func.distinct(ProductTerm.term))).where(
+        ~select(SearchTerm.term).where(SearchTerm.term == ProductTerm.term).exists())) or 0
+    if missing:
+        return "search vocabulary", False, f"{missing} indexed word(s) missing from the vocabulary"
+    return "search vocabulary", True, "every indexed word is in the vocabulary"
+
+
+def associate_keys_point_at_locations(session: Session) -> Check:
+    known = set(session.scalars(select(Location.id)))
+    bad = [f"key {k.id}" for k in session.scalars(select(ApiKey).where(ApiKey.role == "associate"))
+           if not set(k.location_ids or []) <= known]
+    if bad:
+        return "key scopes", False, f"{', '.join(bad)} bound to unknown locations"
+    return "key scopes", True, "every associate key is bound to existing locations"
+
+
+def run_checks(session: Session) -> Iterator[Check]:
+    yield search_index_matches_products(session)
+    yield vocabulary_covers_index(session)
+    yield associate_keys_point_at_locations(session)

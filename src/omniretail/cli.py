@@ -1,0 +1,245 @@
+"""The `omniretail` command: serve, demo, db, keys, import, export, bench, check."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from omniretail.core.config import InsecureSettings, Settings, get_settings
+from omniretail.core.db import Database
+
+app = typer.Typer(help="omniretail: one retailer, every channel.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+
+err = Console(stderr=True)
+out = Console()
+
+
+class Kind(StrEnum):
+    products = "products"
+    locations = "locations"
+
+
+def _database(settings: Settings | None = None) -> Database:
+    settings = settings or get_settings()
+    return Database(settings.database_url, echo=settings.sql_echo)
+
+
+def progress_bar(description: str) -> Progress:
+    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=err, transient=False)
+
+
+@app.command()
+def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="Port to listen on")] = 8000) -> None:
+    """Serve the API and pages on OMNIRETAIL_DATABASE_URL (migrated first)."""
+    settings = get_settings()
+    try:
+        settings.require_secret()
+    except InsecureSettings as exc:
+        err.print(f"[red]refusing to start:[/red] {exc}")
+        raise typer.Exit(2) from None
+    from omniretail.core import migrate
+    from omniretail.server import run
+
+    db = _database(settings)
+    migrate.upgrade(db)
+    run(settings, db, host=host, port=port)
+
+
+@app.command()
+def demo(port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+         host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+         fresh: Annotated[bool, typer.Option("--fresh", help="Rebuild the demo data from scratch")] = False,
+         database: Annotated[Path, typer.Option(help="SQLite file of the demo")] = Path("omniretail-demo.db"),
+         products: Annotated[int, typer.Option(min=100, help="Number of demo products")] = 1500,
+         no_serve: Annotated[bool, typer.Option("--no-serve", help="Build the data and exit")] = False) -> None:
+    """Build a realistic demo retailer in an embedded SQLite file, print the URL and an admin key, serve."""
+    from omniretail.demo.build import ensure_demo
+
+    settings = Settings(database_url=f"sqlite:///{database.resolve()}", demo=True)
+    db, key = ensure_demo(settings, fresh=fresh, products=products, console=err)
+    url = f"http://{host}:{port}"
+    print(f"\nomniretail demo on {database}\n  URL:       {url}/  (API docs: {url}/docs)\n"
+              f"  Admin key: {key}\n  Try:       curl -H 'Authorization: Bearer {key}' '{url}/api/v1/products?q=chocolate'\n")
+    if no_serve:
+        return
+    from omniretail.server import run
+
+    run(settings, db, host=host, port=port)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply migrations to OMNIRETAIL_DATABASE_URL."""
+    from omniretail.core import migrate
+
+    db = _database()
+    migrate.upgrade(db)
+    out.print(f"database at revision {migrate.current_revision(db)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's migration revision and the newest one."""
+    from omniretail.core import migrate
+
+    db = _database()
+    out.print(f"current {migrate.current_revision(db)}, head {migrate.head_revision()}")
+
+
+@keys_app.command("create")
+def keys_create(role: Annotated[str, typer.Option(help="admin, operations, associate, agent, integration, customer")],
+                location: Annotated[list[str] | None, typer.Option("--location", help="Location id (associate)")] = None,
+                channel: Annotated[str | None, typer.Option(help="Channel code (integration)")] = None,
+                customer: Annotated[str | None, typer.Option(help="Customer id (customer)")] = None,
+                name: Annotated[str, typer.Option(help="What the key is for")] = "") -> None:
+    """Create an API key and print it alone on stdout."""
+    from omniretail.core.errors import DomainError
+    from omniretail.core.security import Role, cli_actor
+    from omniretail.keys import service
+
+    try:
+        role_value = Role(role)
+    except ValueError:
+        err.print(f"[red]unknown role {role!r}[/red]; use one of {', '.join(r.value for r in Role)}")
+        raise typer.Exit(2) from None
+    db = _database()
+    try:
+        with db.write() as s:
+            _, secret = service.create_key(s, actor=cli_actor(), role=role_value, name=name,
+                                           location_ids=location or [], channel=channel, customer_id=customer)
+    except DomainError as exc:
+        err.print(f"[red]{exc.detail}[/red] ({exc.code})")
+        raise typer.Exit(2) from None
+    print(secret)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List API keys (never their secrets)."""
+    from omniretail.keys import service
+
+    table = Table("id", "prefix", "role", "scope", "name", "created", "revoked")
+    with _database().read() as s:
+        for k in service.list_keys(s, limit=10_000):
+            scope = ",".join(k.location_ids) or k.channel or k.customer_id or ""
+            table.add_row(str(k.id), k.prefix, k.role, scope, k.name, f"{k.created_at:%Y-%m-%d %H:%M}",
+                          f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "")
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: int) -> None:
+    """Revoke an API key by id."""
+    from omniretail.core.errors import DomainError
+    from omniretail.core.security import cli_actor
+    from omniretail.keys import service
+
+    try:
+        with _database().write() as s:
+            service.revoke_key(s, actor=cli_actor(), key_id=key_id)
+    except DomainError as exc:
+        err.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(2) from None
+    out.print(f"key {key_id} revoked")
+
+
+@app.command("import")
+def import_(kind: Kind, file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]) -> None:
+    """Load a CSV file; bad rows are reported with their line number, good rows still load."""
+    from omniretail.core import csvio
+
+    settings = get_settings()
+    db = _database(settings)
+    spec = _import_spec(kind, settings)
+    total = csvio.count_data_lines(file)
+    try:
+        with progress_bar(f"importing {kind.value}") as bar:
+            task = bar.add_task("rows", total=total)
+            report = csvio.import_csv(db, file, spec, progress=lambda n: bar.advance(task, n))
+    except csvio.HeaderError as exc:
+        err.print(f"[red]{file}: nothing loaded:[/red] {exc}")
+        raise typer.Exit(2) from None
+    for problem in report.errors:
+        err.print(f"{file}:{problem.line}: {problem.reason}")
+    out.print(f"{report.rows} rows: {report.created} created, {report.updated} updated, "
+              f"{report.unchanged} unchanged, {len(report.errors)} refused")
+    if report.errors:
+        raise typer.Exit(1)
+
+
+def _import_spec(kind: Kind, settings: Settings):  # type: ignore[no-untyped-def]
+    from omniretail.core.security import cli_actor
+
+    if kind is Kind.products:
+        from omniretail.catalog.importer import ProductImport
+
+        return ProductImport(actor=cli_actor(), default_currency=settings.default_currency)
+    from omniretail.locations.importer import LocationImport
+
+    return LocationImport(actor=cli_actor())
+
+
+@app.command()
+def export(kind: Kind, output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default stdout)")] = None
+           ) -> None:
+    """Write every product or location as CSV (the format `import` reads)."""
+    from omniretail.core.csvio import write_csv
+
+    if kind is Kind.products:
+        from omniretail.catalog.importer import COLUMNS, export_rows
+    else:
+        from omniretail.locations.importer import COLUMNS, export_rows  # type: ignore[assignment]
+    with _database().read() as s:
+        if output is None:
+            count = write_csv(sys.stdout, COLUMNS, export_rows(s))
+        else:
+            with output.open("w", newline="", encoding="utf-8") as handle:
+                count = write_csv(handle, COLUMNS, export_rows(s))
+    err.print(f"{count} {kind.value} exported")
+
+
+@app.command()
+def check() -> None:
+    """Verify stored invariants; exit non-zero on any violation."""
+    from omniretail.checks import run_checks
+
+    failures = 0
+    with _database().read() as s:
+        for name, ok, detail in run_checks(s):
+            failures += not ok
+            out.print(f"{'[green]ok[/green]  ' if ok else '[red]FAIL[/red]'} {name}: {detail}")
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def bench(name: Annotated[str, typer.Argument(help="catalog")],
+          output: Annotated[Path | None, typer.Option(help="JSON results (default bench-NAME.json)")] = None,
+          products: Annotated[int, typer.Option(help="catalog: number of products")] = 100_000,
+          database: Annotated[str | None, typer.Option(help="Database URL (default: a fresh SQLite file)")] = None,
+          requests: Annotated[int, typer.Option(help="Requests per measured operation")] = 1000) -> None:
+    """Run a benchmark, print a table and write JSON."""
+    if name != "catalog":
+        err.print(f"[red]unknown benchmark {name!r}[/red]; available: catalog")
+        raise typer.Exit(2)
+    from omniretail.bench.catalog import run_catalog_bench
+
+    run_catalog_bench(products=products, database=database, requests=requests,
+                      output=output or Path(f"bench-{name}.json"), console=out)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,66 @@
+"""One `Settings` object for the whole process, read from `OMNIRETAIL_*` variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Values that look like a secret but are not one; refused outside the demo.
+WEAK_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "demo", "omniretail"})
+
+DEMO_SECRET_KEY = "demo"
+
+
+class InsecureSettings(RuntimeError):
+    """Raised when a production command would start with a default secret."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OMNIRETAIL_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///omniretail.db",
+        description="sqlite:///path/to.db or postgresql://user@host:5432/db",
+    )
+    secret_key: str | None = Field(default=None, repr=False)
+    nats_url: str | None = None
+    default_currency: str = "EUR"
+    default_region: str = "DE"
+    demo: bool = False
+    sql_echo: bool = False
+
+    @field_validator("default_currency")
+    @classmethod
+    def _currency_upper(cls, value: str) -> str:
+        return value.upper()
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return normalise_database_url(self.database_url)
+
+    def require_secret(self) -> None:
+        """Refuse to run outside the demo with a missing or default secret key."""
+        if self.demo:
+            return
+        if self.secret_key is None or self.secret_key.strip().lower() in WEAK_SECRETS:
+            raise InsecureSettings(
+                "OMNIRETAIL_SECRET_KEY is not set or is a default value; "
+                "set it to a long random string (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
+        if len(self.secret_key) < 16:
+            raise InsecureSettings("OMNIRETAIL_SECRET_KEY must be at least 16 characters long")
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URL forms users type and return the one SQLAlchemy needs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

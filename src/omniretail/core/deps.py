@@ -1,0 +1,16 @@
+"""FastAPI dependencies shared by every router."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from omniretail.core.db import Database
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.db
+
+
+DB = Annotated[Database, Depends(get_db)]

@@ -1,0 +1,91 @@
+"""Map every error to problem+json: domain errors, validation, malformed JSON, routing."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from omniretail.core.errors import PROBLEM_JSON, DomainError, conflict_from_integrity_error
+
+log = logging.getLogger("omniretail.http")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def problem_response(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": f"/problems/{code}", "title": title, "status": status, "code": code, "detail": detail}
+    body.update(extra)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def validation_problem(exc: RequestValidationError) -> JSONResponse:
+    errors = []
+    malformed = False
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            malformed = True
+        errors.append({"field": _field_path(tuple(err.get("loc", ()))), "message": err.get("msg", ""), "code": err.get("type", "invalid")})
+    if malformed:
+        return problem_response(
+            422, "malformed_json", "Malformed JSON", "The request body is not valid JSON", errors=errors
+        )
+    fields = ", ".join(e["field"] for e in errors)
+    return problem_response(
+        422, "validation_error", "Validation failed", f"Invalid or missing fields: {fields}", errors=errors
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        body = exc.problem()
+        return problem_response(body.pop("status"), body.pop("code"), body.pop("title"), body.pop("detail"),
+                                **{k: v for k, v in body.items() if k != "type"})
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_problem(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return problem_response(exc.status_code, code, code.replace("_", " ").capitalize(), detail)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        conflict = conflict_from_integrity_error(str(exc.orig))
+        body = conflict.problem()
+        return problem_response(409, body["code"], body["title"], body["detail"])
+
+    @app.exception_handler(OperationalError)
+    async def _operational(_: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database unavailable: %s", exc.orig)
+        return problem_response(503, "database_unavailable", "Service unavailable",
+                                "The database did not answer in time; retry shortly")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return problem_response(500, "internal_error", "Internal server error",
+                                "An unexpected error occurred; it has been logged")

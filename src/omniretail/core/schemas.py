@@ -1,0 +1,39 @@
+"""Shapes shared by every domain's API."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MoneyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Decimal = Field(examples=["12.30"])
+    currency: str | None = Field(default=None, min_length=3, max_length=3, examples=["EUR"],
+                                 description="ISO 4217; the retailer's default currency when left out")
+
+
+class Money(BaseModel):
+    amount: str = Field(examples=["12.30"])
+    currency: str = Field(examples=["EUR"])
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document; `code` is stable, `errors` lists offending fields."""
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str
+    errors: list[dict[str, str]] | None = None
+
+
+#: Documented error responses, added to every router.
+PROBLEM_RESPONSES = {
+    401: {"model": Problem, "description": "Missing or unknown API key"},
+    403: {"model": Problem, "description": "The key's role or scope does not allow this"},
+    422: {"model": Problem, "description": "Invalid input; `errors` lists the fields"},
+}
