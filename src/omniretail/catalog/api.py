@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from omniretail.catalog import service
 from omniretail.catalog.schemas import (
@@ -16,7 +16,7 @@ from omniretail.catalog.schemas import (
 )
 from omniretail.core.deps import DB
 from omniretail.core.pagination import Cursor, Limit, cursor_int, decode_cursor, encode_cursor
-from omniretail.core.schemas import PROBLEM_RESPONSES, Problem
+from omniretail.core.schemas import PROBLEM_RESPONSES, Problem, json_response
 from omniretail.core.security import EVERYONE, Actor, Role, require
 
 router = APIRouter(prefix="/api/v1/products", tags=["catalogue"], responses=PROBLEM_RESPONSES)
@@ -60,15 +60,15 @@ def list_products(
                                           perishable=perishable)
             more = len(found) > limit
             next_cursor = encode_cursor({"after": found[limit - 1].id}) if more else None
-        return ProductList(items=[ProductOut.of(p) for p in found[:limit]], next_cursor=next_cursor)
+        return json_response(ProductList(items=[ProductOut.of(p) for p in found[:limit]], next_cursor=next_cursor))
 
 
 @router.get("/{sku}", response_model=ProductOut, responses=NOT_FOUND)
-def get_product(sku: str, db: DB, _: Reader) -> ProductOut:
+def get_product(sku: str, db: DB, _: Reader) -> Response:
     """Show one product with the SKUs of its variants."""
     with db.read() as s:
         product = service.get_product(s, sku)
-        return ProductOut.of(product, variants=service.variants_of(s, product))
+        return json_response(ProductOut.of(product, variants=service.variants_of(s, product)))
 
 
 @router.patch("/{sku}", response_model=ProductOut, responses={**NOT_FOUND, **CONFLICT})

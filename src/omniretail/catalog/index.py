@@ -99,7 +99,7 @@ def search_product_ids(session: Session, q: str, *, limit: int, offset: int = 0)
         scored AS (SELECT pid, SUM(w) AS score FROM hits GROUP BY pid HAVING COUNT(*) = :n)
         SELECT p.id FROM scored JOIN products p ON p.id = scored.pid
         WHERE p.active
-        ORDER BY scored.score DESC, COALESCE(p.rating, 0) DESC, p.name, p.id
+        ORDER BY scored.score DESC, LENGTH(p.name), COALESCE(p.rating, 0) DESC, p.name, p.id
         LIMIT :limit OFFSET :offset
     """).bindparams(bindparam("driver", expanding=True))
     return list(session.scalars(sql, params))

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from omniretail.core.db import Database
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     return request.app.state.db
 
 

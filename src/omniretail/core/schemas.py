@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -37,3 +38,8 @@ PROBLEM_RESPONSES = {
     403: {"model": Problem, "description": "The key's role or scope does not allow this"},
     422: {"model": Problem, "description": "Invalid input; `errors` lists the fields"},
 }
+
+
+def json_response(model: BaseModel, status_code: int = 200) -> Response:
+    """Serialise a response model once (FastAPI would validate it again on the hot paths)."""
+    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
@@ -112,12 +113,13 @@ auth_cache = _AuthCache(AUTH_CACHE_SECONDS)
 
 def authenticate(session, token: str) -> Actor:  # type: ignore[no-untyped-def]
     """Return the actor a bearer token stands for, or raise 401."""
+    key_hash = hash_key(token)
+    return auth_cache.get(key_hash) or _load_actor(session, key_hash)
+
+
+def _load_actor(session, key_hash: str) -> Actor:  # type: ignore[no-untyped-def]
     from omniretail.core.models import ApiKey
 
-    key_hash = hash_key(token)
-    cached = auth_cache.get(key_hash)
-    if cached is not None:
-        return cached
     row = session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
     if row is None or row.revoked_at is not None:
         raise Unauthorized("The API key is unknown or revoked", code="invalid_key")
@@ -133,6 +135,11 @@ def authenticate(session, token: str) -> Actor:  # type: ignore[no-untyped-def]
     return actor
 
 
+def _load_from_db(db, key_hash: str) -> Actor:  # type: ignore[no-untyped-def]
+    with db.read() as session:
+        return _load_actor(session, key_hash)
+
+
 _bearer = HTTPBearer(auto_error=False, description="An API key made with `omniretail keys create`")
 
 
@@ -140,15 +147,16 @@ def require(*roles: Role) -> Callable[..., Actor]:
     """A dependency that authenticates the caller and admits only `roles`."""
     allowed = frozenset(roles)
 
-    def dependency(
+    async def dependency(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Actor:
         if credentials is None or not credentials.credentials:
             raise Unauthorized("Send an API key as `Authorization: Bearer <key>`", code="missing_key")
-        db = request.app.state.db
-        with db.read() as session:
-            actor = authenticate(session, credentials.credentials)
+        key_hash = hash_key(credentials.credentials)
+        actor = auth_cache.get(key_hash)
+        if actor is None:
+            actor = await run_in_threadpool(_load_from_db, request.app.state.db, key_hash)
         if actor.role not in allowed:
             raise Forbidden(f"The {actor.role.value} role may not do this", code="role_forbidden")
         return actor

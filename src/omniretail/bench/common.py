@@ -1,0 +1,92 @@
+"""Shared pieces of the benchmarks: throwaway databases, a server process, latency statistics."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy.engine import make_url
+
+from omniretail.core.config import normalise_database_url
+
+
+@contextmanager
+def throwaway_database(server_url: str | None) -> Iterator[str]:
+    """A fresh database for one run: a temporary SQLite file, or a new database on a PostgreSQL server."""
+    if server_url is None or server_url.startswith("sqlite"):
+        with tempfile.TemporaryDirectory(prefix="omniretail-bench-") as folder:
+            yield f"sqlite:///{Path(folder) / 'bench.db'}"
+        return
+    import psycopg
+
+    url = make_url(normalise_database_url(server_url))
+    name = f"omniretail_bench_{os.getpid()}_{int(time.time())}"
+    admin = url.set(drivername="postgresql", database=url.database or "postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def api_server(database_url: str) -> Iterator[str]:
+    """Run `omniretail.bench.server` in its own process; yield its base URL."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "omniretail.bench.server", database_url, str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"benchmark server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def percentiles(samples_s: list[float]) -> dict[str, float]:
+    """p50/p95/p99/max/mean in milliseconds (nearest-rank percentiles)."""
+    ordered = sorted(samples_s)
+    n = len(ordered)
+
+    def rank(p: float) -> float:
+        return ordered[min(n - 1, max(0, int(round(p / 100 * n + 0.5)) - 1))] * 1000
+
+    return {"n": n, "p50_ms": round(rank(50), 3), "p95_ms": round(rank(95), 3), "p99_ms": round(rank(99), 3),
+            "max_ms": round(ordered[-1] * 1000, 3), "mean_ms": round(sum(ordered) / n * 1000, 3)}
+
+
+def machine() -> dict[str, Any]:
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
+
+
+def write_json(path: Path, result: dict[str, Any]) -> None:
+    path.write_text(json.dumps(result, indent=2) + "\n")
