@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from omniretail.catalog.index import product_words
+from omniretail.catalog.index import document_frequency_mismatches, product_words
 from omniretail.catalog.models import Product, ProductTerm, SearchTerm
 from omniretail.core.models import ApiKey
 from omniretail.locations.models import Location
@@ -45,6 +45,13 @@ def vocabulary_covers_index(session: Session) -> Check:
     return "search vocabulary", True, "every indexed word is in the vocabulary"
 
 
+def document_frequencies_are_exact(session: Session) -> Check:
+    wrong = document_frequency_mismatches(session)
+    if wrong:
+        return "search frequencies", False, f"{wrong} vocabulary word(s) with a wrong product count"
+    return "search frequencies", True, "every word's product count matches the index"
+
+
 def associate_keys_point_at_locations(session: Session) -> Check:
     known = set(session.scalars(select(Location.id)))
     bad = [f"key {k.id}" for k in session.scalars(select(ApiKey).where(ApiKey.role == "associate"))
@@ -57,4 +64,5 @@ def associate_keys_point_at_locations(session: Session) -> Check:
 def run_checks(session: Session) -> Iterator[Check]:
     yield search_index_matches_products(session)
     yield vocabulary_covers_index(session)
+    yield document_frequencies_are_exact(session)
     yield associate_keys_point_at_locations(session)

@@ -245,11 +245,11 @@ def test_search_with_one_wrong_letter_finds_the_only_close_match(
 
 
 def test_exact_matches_rank_above_fuzzy_ones(client: TestClient, admin: dict[str, str]) -> None:
-    # The fuzzy one is older, better rated and sorts first by name: only the match quality ranks it lower.
-    new_product(client, admin, "SAL-1", "Mild salsa", rating=5.0)
-    new_product(client, admin, "OAT-1", "Oat milk")
+    # The fuzzy one is older, shorter, better rated and sorts first by name: only the match ranks it lower.
+    new_product(client, admin, "TEA-1", "Mild tea", rating=5.0)
+    new_product(client, admin, "OAT-1", "Organic oat milk")
 
-    assert search_skus(client, admin, "milk") == ["OAT-1", "SAL-1"]
+    assert search_skus(client, admin, "milk") == ["OAT-1", "TEA-1"]
 
 
 def test_search_by_exact_sku_finds_the_product(client: TestClient, admin: dict[str, str], shelf: None) -> None:
@@ -358,7 +358,8 @@ def test_patch_changes_price_and_name_and_search_follows_the_new_name(
         "name": "Sourdough loaf", "price": {"amount": "3.10", "currency": "EUR"}})
 
     assert response.status_code == 200
-    assert (response.json()["name"], response.json()["price"]) == ("Sourdough loaf", {"amount": "3.10", "currency": "EUR"})
+    changed = response.json()
+    assert (changed["name"], changed["price"]) == ("Sourdough loaf", {"amount": "3.10", "currency": "EUR"})
     stored = client.get(f"{PRODUCTS}/BRD-1", headers=admin).json()
     assert (stored["name"], stored["price"]) == ("Sourdough loaf", {"amount": "3.10", "currency": "EUR"})
     assert search_skus(client, admin, "sourdough") == ["BRD-1"]
@@ -405,7 +406,8 @@ def test_the_audit_lists_creation_then_change_newest_first(client: TestClient, a
 
     assert response.status_code == 200
     items = response.json()["items"]
-    assert [(i["action"], i["object_id"]) for i in items] == [("product.updated", "BRD-1"), ("product.created", "BRD-1")]
+    assert [(i["action"], i["object_id"]) for i in items] == [
+        ("product.updated", "BRD-1"), ("product.created", "BRD-1")]
     assert items[0]["changes"] == {
         "name": {"from": "Rye bread", "to": "Sourdough loaf"},
         "price": {"from": {"amount": "2.50", "currency": "EUR"}, "to": {"amount": "3.10", "currency": "EUR"}},

@@ -50,3 +50,13 @@ def test_open_and_closed_are_judged_in_the_location_s_time_zone():
 def test_haversine_gives_one_degree_of_a_meridian_and_the_berlin_to_munich_distance():
     assert round(geo.haversine_km(10.0, 5.0, 11.0, 5.0), 3) == 111.195
     assert round(geo.haversine_km(52.52437, 13.41053, 48.13743, 11.57549)) == 505
+
+
+def test_a_box_across_the_180th_meridian_splits_into_two_longitude_ranges():
+    _, _, ranges = geo.bounding_box(0.0, 179.99, 10)
+    assert len(ranges) == 2 and ranges[0][1] == 180.0 and ranges[1][0] == -180.0
+    assert any(low <= -179.99 <= high for low, high in ranges)
+
+
+def test_a_box_reaching_a_pole_covers_every_longitude():
+    assert geo.bounding_box(89.95, 10.0, 20)[2] == [(-180.0, 180.0)]

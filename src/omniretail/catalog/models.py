@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omniretail.core.clock import utcnow
@@ -24,7 +24,7 @@ class Product(Base):
     category: Mapped[str | None] = mapped_column(String(100), default=None, index=True)
     family: Mapped[str | None] = mapped_column(String(64), default=None, index=True,
                                                comment="shared by the variants of one product")
-    price_minor: Mapped[int] = mapped_column(Integer)
+    price_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     rating: Mapped[float | None] = mapped_column(Float, default=None)
@@ -54,11 +54,12 @@ class ProductTerm(Base):
 
 
 class SearchTerm(Base):
-    """The vocabulary of indexed words."""
+    """The vocabulary of indexed words, with how many products each indexes."""
 
     __tablename__ = "search_terms"
 
     term: Mapped[str] = mapped_column(String(64), primary_key=True)
+    df: Mapped[int] = mapped_column(Integer, default=0, comment="number of products indexed by this word")
 
     __table_args__ = {"sqlite_with_rowid": False}
 

@@ -10,6 +10,7 @@ from omniretail.core.schemas import Money, MoneyIn
 
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,63}$"
 AttributeValue = str | int | float | bool
+MAX_COUNT = 2**31 - 1
 
 
 class ProductIn(BaseModel):
@@ -24,7 +25,7 @@ class ProductIn(BaseModel):
     price: MoneyIn
     attributes: dict[str, AttributeValue] = Field(default_factory=dict)
     rating: float | None = Field(default=None, ge=0, le=5)
-    rating_count: int = Field(default=0, ge=0)
+    rating_count: int = Field(default=0, ge=0, le=MAX_COUNT)
     image_urls: list[AnyHttpUrl] = Field(default_factory=list, max_length=20)
     is_gift: bool = False
     perishable: bool = False
@@ -43,7 +44,7 @@ class ProductPatch(BaseModel):
     price: MoneyIn | None = None
     attributes: dict[str, AttributeValue] | None = None
     rating: float | None = Field(default=None, ge=0, le=5)
-    rating_count: int | None = Field(default=None, ge=0)
+    rating_count: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     image_urls: list[AnyHttpUrl] | None = Field(default=None, max_length=20)
     is_gift: bool | None = None
     perishable: bool | None = None

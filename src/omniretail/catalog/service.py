@@ -90,9 +90,10 @@ def update_product(session: Session, *, actor: Actor, sku: str, patch: ProductPa
     before = product_snapshot(product)
     given = patch.model_dump(exclude_unset=True)
     if "ean" in given:
-        product.ean, product.gtin14 = checked_ean(patch.ean)
-        if (owner := _ean_owner(session, product.gtin14, other_than=product.id)) is not None:
-            raise errors.duplicate_ean(product.ean or "", owner.sku)
+        ean, gtin = checked_ean(patch.ean)
+        if (owner := _ean_owner(session, gtin, other_than=product.id)) is not None:
+            raise errors.duplicate_ean(ean or "", owner.sku)
+        product.ean, product.gtin14 = ean, gtin
     if "price" in given and patch.price is None:
         raise Invalid("price cannot be null", field="price", code="null_not_allowed")
     if patch.price is not None:
@@ -161,20 +162,25 @@ def search_products(session: Session, *, q: str, limit: int, offset: int = 0) ->
         found = find_by_ean(session, q)
         if found is not None:
             return [found] if offset == 0 and found.active else []
-    exact_sku = session.scalar(select(Product).where(Product.sku == q, Product.active))
-    ids = index.search_product_ids(session, q, limit=limit + 1, offset=offset)
+    # A SKU typed exactly is the first result; the ranked words follow without it, page after page.
+    exact = session.scalar(select(Product).where(Product.sku == q, Product.active))
+    lead = [exact] if exact is not None and offset == 0 else []
+    skip = 1 if exact is not None and offset > 0 else 0
+    ids = index.search_product_ids(session, q, limit=limit + 1 - len(lead), offset=offset - skip,
+                                   exclude_id=exact.id if exact is not None else None)
     products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(ids)))} if ids else {}
-    ranked = [products[i] for i in ids if i in products]
-    if exact_sku is not None and offset == 0:
-        ranked = [exact_sku] + [p for p in ranked if p.id != exact_sku.id]
-    return ranked[: limit + 1]
+    return lead + [products[i] for i in ids if i in products]
 
 
 def set_alternatives(session: Session, *, actor: Actor, sku: str, skus: list[str]) -> list[Product]:
     """Replace the curated substitutes of a product (best first)."""
     product = get_product(session, sku)
     chosen: list[Product] = []
-    for i, alt_sku in enumerate(dict.fromkeys(skus)):
+    seen: set[str] = set()
+    for i, alt_sku in enumerate(skus):
+        if alt_sku in seen:
+            continue
+        seen.add(alt_sku)
         if alt_sku == sku:
             raise Invalid("A product cannot be its own alternative", field=f"skus.{i}", code="self_alternative")
         chosen.append(get_product(session, alt_sku, field=f"skus.{i}"))

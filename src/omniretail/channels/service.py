@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from omniretail.channels.kinds import KINDS, STANDARD_CHANNELS
 from omniretail.channels.models import Channel
 from omniretail.core import audit
+from omniretail.core.clock import utcnow
 from omniretail.core.errors import Conflict, Invalid, NotFound, register_unique_constraint
 from omniretail.core.security import Actor
 
@@ -43,7 +44,8 @@ def register_channel(session: Session, *, actor: Actor, code: str, kind: str, na
         raise Invalid(f"Unknown channel kind {kind!r}", field="kind", code="invalid_channel_kind")
     if session.get(Channel, code) is not None:
         raise Conflict(f"A channel {code!r} already exists", code="duplicate_channel")
-    channel = Channel(code=code, kind=kind, name=name, sales=sales, service=service)
+    channel = Channel(code=code, kind=kind, name=name, sales=sales, service=service, active=True,
+                      created_at=utcnow())
     session.add(channel)
     audit.record(session, actor, "channel.registered", "channel", code, {"kind": kind, "name": name})
     return channel

@@ -34,8 +34,13 @@ def problem_response(status: int, code: str, title: str, detail: str, **extra: A
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+_LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc)
+    """`price.amount`, not `body.price.amount`: the same name the service uses for the field."""
+    parts = list(loc[1:]) if loc and loc[0] in _LOCATIONS and len(loc) > 1 else list(loc)
+    return ".".join(str(part) for part in parts)
 
 
 def validation_problem(exc: RequestValidationError) -> JSONResponse:

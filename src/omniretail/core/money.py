@@ -9,6 +9,8 @@ from babel.numbers import get_currency_precision, list_currencies
 from omniretail.core.errors import Invalid
 
 _CURRENCIES = frozenset(list_currencies())
+#: The largest amount stored, in minor units (the largest integer a JavaScript client reads exactly).
+MAX_MINOR_UNITS = 2**53 - 1
 
 
 def check_currency(code: str, *, field: str = "price.currency") -> str:
@@ -33,6 +35,8 @@ def to_minor(amount: str | Decimal | int, currency: str, *, field: str = "price.
         raise Invalid(f"{currency} amounts have at most {digits} decimals", field=field, code="invalid_amount")
     if value < 0:
         raise Invalid("Amount must not be negative", field=field, code="invalid_amount")
+    if scaled > MAX_MINOR_UNITS:
+        raise Invalid("Amount is too large", field=field, code="invalid_amount")
     return int(scaled)
 
 

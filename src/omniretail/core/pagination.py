@@ -10,6 +10,7 @@ from fastapi import Query
 
 from omniretail.core.errors import Invalid
 
+MAX_POSITION = 2**31 - 1
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (max 500)")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
 
@@ -34,6 +35,6 @@ def decode_cursor(cursor: str | None) -> dict[str, Any]:
 
 def cursor_int(cursor: dict[str, Any], key: str, default: int = 0) -> int:
     value = cursor.get(key, default)
-    if not isinstance(value, int) or value < 0:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_POSITION:
         raise Invalid("The cursor is not one this server issued", field="cursor", code="invalid_cursor")
     return value

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query
 
 from omniretail.core.deps import DB
 from omniretail.core.errors import Invalid
-from omniretail.core.pagination import Cursor, Limit, decode_cursor, encode_cursor
+from omniretail.core.pagination import Cursor, Limit, cursor_int, decode_cursor, encode_cursor
 from omniretail.core.schemas import PROBLEM_RESPONSES, Problem
 from omniretail.core.security import EVERYONE, Actor, Role, require
 from omniretail.locations import service
@@ -47,10 +47,15 @@ def list_locations(
         if (lat is None) != (lon is None):
             raise Invalid("Give both lat and lon, or neither", field="lat" if lat is None else "lon",
                           code="incomplete_point")
+        position = decode_cursor(cursor)
         if lat is not None and lon is not None:
             near = service.locations_near(s, lat=lat, lon=lon, radius_km=radius_km, type=type, pickup=pickup)
-            return LocationList(items=[_out(loc, d) for loc, d in near[:limit]])
-        after = decode_cursor(cursor).get("after", "")
+            offset = cursor_int(position, "offset")
+            page = near[offset:offset + limit]
+            more = len(near) > offset + limit
+            return LocationList(items=[_out(loc, d) for loc, d in page],
+                                next_cursor=encode_cursor({"offset": offset + limit}) if more else None)
+        after = position.get("after", "")
         if not isinstance(after, str):
             raise Invalid("The cursor is not one this server issued", field="cursor", code="invalid_cursor")
         found = service.list_locations(s, limit=limit + 1, after=after, type=type, pickup=pickup,

@@ -6,6 +6,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 LocationType = Literal["store", "warehouse", "hub"]
+MAX_CAPACITY = 1_000_000
 HOURS_DOC = ('{"mon": [["09:00", "20:00"]], ..., "sun": []} or "mon-fri 09:00-20:00; sat 10:00-16:00; sun closed"')
 
 
@@ -30,7 +31,7 @@ class LocationIn(BaseModel):
     hub: bool | None = Field(default=None, description="Takes part in hub / store-to-store moves; "
                              "defaults to true for type hub")
     opening_hours: dict[str, Any] | str | None = Field(default=None, description=HOURS_DOC)
-    daily_capacity: int = Field(default=0, ge=0, description="Fulfilment orders it can handle per day")
+    daily_capacity: int = Field(default=0, ge=0, le=MAX_CAPACITY, description="Fulfilment orders it can handle per day")
 
 
 class LocationPatch(BaseModel):
@@ -50,7 +51,7 @@ class LocationPatch(BaseModel):
     ship_from_store: bool | None = None
     hub: bool | None = None
     opening_hours: dict[str, Any] | str | None = Field(default=None, description=HOURS_DOC)
-    daily_capacity: int | None = Field(default=None, ge=0)
+    daily_capacity: int | None = Field(default=None, ge=0, le=MAX_CAPACITY)
     active: bool | None = None
 
 

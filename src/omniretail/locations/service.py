@@ -6,7 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from omniretail.core import audit
@@ -135,9 +135,9 @@ def list_locations(session: Session, *, limit: int, after: str = "", type: str |
 def locations_near(session: Session, *, lat: float, lon: float, radius_km: float,
                    type: str | None = None, pickup: bool | None = None) -> list[tuple[Location, float]]:
     """Active locations within `radius_km` of a point, nearest first, with their distance."""
-    min_lat, max_lat, min_lon, max_lon = geo.bounding_box(lat, lon, radius_km)
+    min_lat, max_lat, lon_ranges = geo.bounding_box(lat, lon, radius_km)
     query = select(Location).where(Location.active, Location.lat.between(min_lat, max_lat),
-                                   Location.lon.between(min_lon, max_lon))
+                                   or_(*(Location.lon.between(low, high) for low, high in lon_ranges)))
     if type is not None:
         query = query.where(Location.type == type)
     if pickup is not None:

@@ -101,7 +101,7 @@ def upgrade() -> None:
     sa.Column('brand', sa.String(length=100), nullable=True),
     sa.Column('category', sa.String(length=100), nullable=True),
     sa.Column('family', sa.String(length=64), nullable=True, comment='shared by the variants of one product'),
-    sa.Column('price_minor', sa.Integer(), nullable=False),
+    sa.Column('price_minor', sa.BigInteger(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('attributes', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=False),
     sa.Column('rating', sa.Float(), nullable=True),
@@ -130,6 +130,7 @@ def upgrade() -> None:
     )
     op.create_table('search_terms',
     sa.Column('term', sa.String(length=64), nullable=False),
+    sa.Column('df', sa.Integer(), nullable=False, comment='number of products indexed by this word'),
     sa.PrimaryKeyConstraint('term', name=op.f('pk_search_terms')),
     sqlite_with_rowid=False,
     )
