@@ -15,12 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from omniretail.bench.common import api_server, machine, percentiles, throwaway_database, write_json
+from omniretail.bench.common import ApiClient, api_server, machine, percentiles, throwaway_database, write_json
 from omniretail.catalog.importer import COLUMNS, ProductImport
 from omniretail.core import csvio, migrate
 from omniretail.core.db import Database
@@ -53,12 +52,10 @@ def misspell(words: list[str], rng: random.Random) -> str:
     return " ".join(words)
 
 
-def _timed(client: httpx.Client, path: str, params: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+def _timed(client: ApiClient, path: str, params: dict[str, Any]) -> tuple[float, dict[str, Any]]:
     start = time.perf_counter()
-    response = client.get(path, params=params)
-    elapsed = time.perf_counter() - start
-    response.raise_for_status()
-    return elapsed, response.json()
+    body = client.get(path, params)
+    return time.perf_counter() - start, body
 
 
 def _import(db: Database, products: list[GeneratedProduct], folder: Path, console: Console) -> dict[str, Any]:
@@ -96,8 +93,7 @@ def run_catalog_bench(*, products: int, database: str | None, requests: int, out
 
         sample = [rng.choice(sellable) for _ in range(requests + WARMUP)]
         results: dict[str, Any] = {}
-        with api_server(url) as base, httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"},
-                                                   timeout=30) as client:
+        with api_server(url) as base, ApiClient(base, key) as client:
             ean_times, ean_found = [], 0
             for i, p in enumerate(sample):
                 elapsed, body = _timed(client, "/api/v1/products", {"q": p.ean})

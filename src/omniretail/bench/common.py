@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import platform
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from sqlalchemy.engine import make_url
@@ -70,6 +72,30 @@ def api_server(database_url: str) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+class ApiClient:
+    """A minimal keep-alive HTTP/1.1 client (stdlib), so the figures are the server's, not a client library's."""
+
+    def __init__(self, base_url: str, key: str) -> None:
+        parsed = urlsplit(base_url)
+        self._conn = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port or 80, timeout=30)
+        self._headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        url = path + ("?" + urlencode(params) if params else "")
+        self._conn.request("GET", url, headers=self._headers)
+        response = self._conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"GET {url} answered {response.status}: {body[:300]!r}")
+        return json.loads(body)
+
+    def __enter__(self) -> "ApiClient":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._conn.close()
 
 
 def percentiles(samples_s: list[float]) -> dict[str, float]:

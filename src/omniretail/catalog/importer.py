@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from omniretail.catalog import index
@@ -17,6 +17,7 @@ from omniretail.catalog.service import product_fields, product_snapshot, product
 from omniretail.core.clock import utcnow
 from omniretail.core.csvio import CREATED, UNCHANGED, UPDATED, RowError, RowProblem, optional, parse_bool
 from omniretail.core.audit import entry_row
+from omniretail.core.bulk import allocate_ids, insert_rows
 from omniretail.core.models import AuditEntry, OutboxEvent
 from omniretail.core.money import from_minor
 from omniretail.core.outbox import Event, event_row
@@ -65,6 +66,9 @@ class ProductImport:
         fields = product_fields(data, self.default_currency)
         return ParsedProduct(sku=data.sku, fields=fields)
 
+    def tables(self) -> list[str]:
+        return ["products", "product_terms", "search_terms", "search_keys"]
+
     def _claim(self, line: int, item: ParsedProduct) -> RowError | None:
         """Refuse a SKU or EAN that an earlier line of the same file already used."""
         first = self._seen_skus.setdefault(item.sku, line)
@@ -95,6 +99,7 @@ class ProductImport:
                 continue
             product = existing.get(item.sku)
             if product is None:
+                # Transient: written below by a bulk insert, used here for the index and snapshots.
                 product = Product(sku=item.sku, created_at=now, updated_at=now, active=True, **item.fields)
                 created.append((line, product))
                 continue
@@ -108,7 +113,9 @@ class ProductImport:
                 changed.append((line, product, diff))
             else:
                 outcomes[line] = UNCHANGED
-        session.add_all(p for _, p in created)
+        for product, new_id in zip((p for _, p in created), allocate_ids(session, Product.__table__, len(created))):
+            product.id = new_id
+        insert_rows(session, Product.__table__, [_row(p) for _, p in created])
         session.flush()
         index.index_products(session, [p for _, p in created], replace=False)
         index.index_products(session, [p for _, p, d in changed if "name" in d or "brand" in d])
@@ -124,11 +131,14 @@ class ProductImport:
             events.append(event_row(Event("product.updated", "product", product.sku,
                                           {"sku": product.sku, "changes": diff}), occurred_at=now))
             outcomes[line] = UPDATED
-        if audit_rows:
-            session.execute(insert(AuditEntry), audit_rows)
-            session.execute(insert(OutboxEvent), events)
+        insert_rows(session, AuditEntry.__table__, audit_rows)
+        insert_rows(session, OutboxEvent.__table__, events)
         return outcomes
 
+
+
+def _row(product: Product) -> dict[str, Any]:
+    return {c.key: getattr(product, c.key) for c in Product.__table__.columns}
 
 
 def export_rows(session: Session, *, batch: int = 2000) -> Iterator[dict[str, Any]]:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from omniretail.catalog import search
-from omniretail.catalog.models import Product, ProductTerm, SearchKey, SearchTerm
+from omniretail.catalog.models import ProductTerm, SearchKey, SearchTerm
+from omniretail.core.bulk import insert_rows
 from omniretail.core.db import insert_ignore
 
 MAX_PREFIX_TERMS = 50
@@ -25,7 +27,13 @@ def product_words(name: str, brand: str | None) -> list[str]:
     return [w[:64] for w in search.tokens(f"{name} {brand or ''}")]
 
 
-def index_products(session: Session, products: Sequence[Product], *, replace: bool = True) -> None:
+class Indexable(Protocol):
+    id: int
+    name: str
+    brand: str | None
+
+
+def index_products(session: Session, products: Sequence[Indexable], *, replace: bool = True) -> None:
     """(Re)write the index rows of `products` (which must have ids)."""
     if not products:
         return
@@ -40,14 +48,26 @@ def index_products(session: Session, products: Sequence[Product], *, replace: bo
         df_change.update(words)
         postings.extend({"term": w, "product_id": product.id} for w in words)
     _add_vocabulary(session, [w for w, n in df_change.items() if n > 0])
-    if postings:
-        session.execute(ProductTerm.__table__.insert(), postings)
-    # Sorted, so concurrent writers lock vocabulary rows in one order and cannot deadlock.
-    changes = [{"t": term, "n": n} for term, n in sorted(df_change.items()) if n != 0]
-    if changes:
-        table = SearchTerm.__table__
-        session.connection().execute(
-            update(table).where(table.c.term == bindparam("t")).values(df=table.c.df + bindparam("n")), changes)
+    insert_rows(session, ProductTerm.__table__, postings)
+    _change_document_frequencies(session, {term: n for term, n in df_change.items() if n != 0})
+
+
+def _change_document_frequencies(session: Session, changes: dict[str, int]) -> None:
+    if not changes:
+        return
+    terms = sorted(changes)
+    table = SearchTerm.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        # Lock the rows in one order first, so concurrent writers cannot deadlock; then one UPDATE.
+        session.execute(select(table.c.term).where(table.c.term.in_(terms)).order_by(table.c.term).with_for_update())
+        session.execute(text("""
+            UPDATE search_terms AS s SET df = s.df + v.n
+            FROM unnest(CAST(:terms AS text[]), CAST(:counts AS integer[])) AS v(term, n)
+            WHERE s.term = v.term"""), {"terms": terms, "counts": [changes[t] for t in terms]})
+        return
+    session.connection().execute(
+        update(table).where(table.c.term == bindparam("t")).values(df=table.c.df + bindparam("n")),
+        [{"t": t, "n": changes[t]} for t in terms])
 
 
 def _add_vocabulary(session: Session, words: Iterable[str]) -> None:
@@ -101,10 +121,10 @@ def search_product_ids(session: Session, q: str, *, limit: int, offset: int = 0,
         return []
     # Start from the two most selective words: their intersection is small, the rest is checked on it.
     order = sorted(range(len(words)), key=sizes.__getitem__)
-    params: dict[str, object] = {"n": len(words), "limit": limit, "offset": offset, "exclude": exclude_id or 0,
-                                 "first": sorted(candidates[order[0]])}
+    params: dict[str, object] = {"n": len(words), "limit": limit, "offset": offset, "exclude": exclude_id or 0}
     seed = "SELECT product_id FROM product_terms WHERE term IN :first"
     if len(order) > 1:
+        params["first"] = sorted(candidates[order[0]])
         params["second"] = sorted(candidates[order[1]])
         seed += " INTERSECT SELECT product_id FROM product_terms WHERE term IN :second"
     values = []
@@ -113,15 +133,18 @@ def search_product_ids(session: Session, q: str, *, limit: int, offset: int = 0,
             values.append(f"(:t{pos}_{i}, {pos}, :w{pos}_{i})")
             params[f"t{pos}_{i}"] = term
             params[f"w{pos}_{i}"] = weight
+    if len(words) == 1:
+        # One word: its postings are the hits; no need to look at the candidates' other words.
+        hits = """SELECT pt.product_id AS pid, q.pos AS pos, MAX(q.w) AS w
+            FROM product_terms pt JOIN q ON q.term = pt.term GROUP BY pt.product_id, q.pos"""
+    else:
+        hits = f"""SELECT pt.product_id AS pid, q.pos AS pos, MAX(q.w) AS w
+            FROM ({seed}) AS cand JOIN product_terms pt ON pt.product_id = cand.product_id
+            JOIN q ON q.term = pt.term
+            GROUP BY pt.product_id, q.pos"""
     sql = text(f"""
         WITH q(term, pos, w) AS (VALUES {", ".join(values)}),
-        cand AS ({seed}),
-        hits AS (
-            SELECT pt.product_id AS pid, q.pos AS pos, MAX(q.w) AS w
-            FROM cand JOIN product_terms pt ON pt.product_id = cand.product_id
-            JOIN q ON q.term = pt.term
-            GROUP BY pt.product_id, q.pos
-        ),
+        hits AS ({hits}),
         scored AS (SELECT pid, SUM(w) AS score FROM hits GROUP BY pid HAVING COUNT(*) = :n)
         SELECT p.id FROM scored JOIN products p ON p.id = scored.pid
         WHERE p.active AND p.id != :exclude

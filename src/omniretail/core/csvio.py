@@ -65,6 +65,9 @@ class ImportSpec(Protocol):
     def load(self, session: Session, items: list[tuple[int, Any]]) -> dict[int, str | RowError]:
         """Write items in the session; return per line `created`/`updated`/`unchanged` or a RowError."""
 
+    def tables(self) -> list[str]:
+        """Tables the import fills, whose planner statistics are refreshed afterwards."""
+
 
 def reason_of(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
@@ -140,6 +143,8 @@ def import_csv(db: Database, path: Path, spec: ImportSpec, *, batch_size: int = 
         except (csv.Error, UnicodeDecodeError) as exc:
             report.errors.append(RowError(reader.line_num + 1, f"unreadable UTF-8 CSV from here on: {exc}"))
         _load_batch(db, spec, batch, report)
+    if report.created or report.updated:
+        db.analyze(spec.tables())
     report.errors.sort(key=lambda e: e.line)
     return report
 

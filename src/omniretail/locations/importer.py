@@ -45,6 +45,9 @@ class LocationImport:
             data["hub"] = parse_bool(row["hub"], column="hub")
         return LocationIn.model_validate(data)
 
+    def tables(self) -> list[str]:
+        return ["locations"]
+
     def load(self, session: Session, items: list[tuple[int, LocationIn]]) -> dict[int, str | RowError]:
         outcomes: dict[int, str | RowError] = {}
         for line, data in items:
