@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from omniretail.catalog.index import document_frequency_mismatches, product_words
+from omniretail.catalog.search import static_rank
 from omniretail.catalog.models import Product, ProductTerm, SearchTerm
 from omniretail.core.models import ApiKey
 from omniretail.locations.models import Location
@@ -18,23 +19,29 @@ BATCH = 5000
 
 
 def search_index_matches_products(session: Session) -> Check:
-    """Every product's index rows are exactly the words of its name and brand."""
+    """Every active product's index rows are exactly the words of its name and brand, at its rank."""
     wrong: list[str] = []
     last = 0
     while True:
-        rows = session.execute(select(Product.id, Product.sku, Product.name, Product.brand)
+        rows = session.execute(select(Product.id, Product.sku, Product.name, Product.brand, Product.rating,
+                                      Product.active)
                                .where(Product.id > last).order_by(Product.id).limit(BATCH)).all()
         if not rows:
             break
-        indexed: dict[int, set[str]] = defaultdict(set)
-        for term, product_id in session.execute(select(ProductTerm.term, ProductTerm.product_id).where(
-                ProductTerm.product_id.between(rows[0].id, rows[-1].id))):
-            indexed[product_id].add(term)
-        wrong.extend(r.sku for r in rows if indexed.get(r.id, set()) != set(product_words(r.name, r.brand)))
+        indexed: dict[int, set[tuple[str, int]]] = defaultdict(set)
+        for term, rank, product_id in session.execute(
+                select(ProductTerm.term, ProductTerm.rank, ProductTerm.product_id).where(
+                    ProductTerm.product_id.between(rows[0].id, rows[-1].id))):
+            indexed[product_id].add((term, rank))
+        for r in rows:
+            expected = {(w, static_rank(r.name, r.rating)) for w in product_words(r.name, r.brand)} if r.active \
+                else set()
+            if indexed.get(r.id, set()) != expected:
+                wrong.append(r.sku)
         last = rows[-1].id
     if wrong:
         return "search index", False, f"{len(wrong)} product(s) indexed wrongly, e.g. {', '.join(wrong[:5])}"
-    return "search index", True, "every product indexed by the words of its name and brand"
+    return "search index", True, "every active product indexed by the words of its name and brand"
 
 
 def vocabulary_covers_index(session: Session) -> Check:

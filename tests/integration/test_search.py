@@ -85,3 +85,12 @@ def test_renamed_and_withdrawn_products_are_found_as_they_are_now(catalogue):
 def test_pages_do_not_repeat_or_skip(catalogue):
     assert skus(catalogue, "schokohaus", limit=2) + skus(catalogue, "schokohaus", limit=2, offset=2) == \
         skus(catalogue, "schokohaus", limit=10)
+
+
+def test_broad_queries_read_only_the_best_ranked_postings_and_agree_with_the_full_plan(catalogue, monkeypatch):
+    from omniretail.catalog import index
+
+    full = [skus(catalogue, q) for q in ("schokohaus chocolate", "schokohaus 100 g", "alpenhof")]
+    monkeypatch.setattr(index, "BROAD_WORD", 0)
+    assert [skus(catalogue, q) for q in ("schokohaus chocolate", "schokohaus 100 g", "alpenhof")] == full
+    assert skus(catalogue, "schokohaus chocolate", limit=1) == full[0][:1]

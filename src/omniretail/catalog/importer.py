@@ -118,7 +118,7 @@ class ProductImport:
         insert_rows(session, Product.__table__, [_row(p) for _, p in created])
         session.flush()
         index.index_products(session, [p for _, p in created], replace=False)
-        index.index_products(session, [p for _, p, d in changed if "name" in d or "brand" in d])
+        index.index_products(session, [p for _, p, d in changed if d.keys() & index.INDEXED_FIELDS])
         audit_rows, events = [], []
         for line, product in created:
             snapshot = product_snapshot(product)

@@ -16,11 +16,13 @@ from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from omniretail.catalog import search
-from omniretail.catalog.models import ProductTerm, SearchKey, SearchTerm
+from omniretail.catalog.models import Product, ProductTerm, SearchKey, SearchTerm
 from omniretail.core.bulk import insert_rows
 from omniretail.core.db import insert_ignore
 
 MAX_PREFIX_TERMS = 50
+#: Product fields whose change rewrites the product's index rows.
+INDEXED_FIELDS = frozenset({"name", "brand", "rating", "active"})
 
 
 def product_words(name: str, brand: str | None) -> list[str]:
@@ -31,10 +33,12 @@ class Indexable(Protocol):
     id: int
     name: str
     brand: str | None
+    rating: float | None
+    active: bool
 
 
 def index_products(session: Session, products: Sequence[Indexable], *, replace: bool = True) -> None:
-    """(Re)write the index rows of `products` (which must have ids)."""
+    """(Re)write the index rows of `products` (which must have ids); inactive products get none."""
     if not products:
         return
     df_change: Counter[str] = Counter()
@@ -44,9 +48,12 @@ def index_products(session: Session, products: Sequence[Indexable], *, replace: 
         session.execute(delete(ProductTerm).where(ProductTerm.product_id.in_(ids)))
     postings: list[dict[str, object]] = []
     for product in products:
+        if not product.active:
+            continue
         words = product_words(product.name, product.brand)
+        rank = search.static_rank(product.name, product.rating)
         df_change.update(words)
-        postings.extend({"term": w, "product_id": product.id} for w in words)
+        postings.extend({"term": w, "rank": rank, "product_id": product.id} for w in words)
     _add_vocabulary(session, [w for w, n in df_change.items() if n > 0])
     insert_rows(session, ProductTerm.__table__, postings)
     _change_document_frequencies(session, {term: n for term, n in df_change.items() if n != 0})
@@ -83,75 +90,117 @@ def _add_vocabulary(session: Session, words: Iterable[str]) -> None:
     insert_ignore(session, SearchKey.__table__, keys, conflict=["key", "term"])
 
 
-def _candidates(session: Session, words: list[search.QueryWord]) -> list[dict[str, float]]:
-    """For each query word, the vocabulary words that may stand for it, weighted."""
-    keys_of = {w.position: search.deletion_keys(w.text) if search.fuzzy_allowed(w.text) else set() for w in words}
-    all_keys = sorted(set().union(*keys_of.values()))
+def _candidates(session: Session, words: list[search.QueryWord]) -> tuple[list[dict[str, float]], dict[str, int]]:
+    """For each query word, the vocabulary words that may stand for it, weighted; and their frequencies."""
+    keys_of = {w.position: search.deletion_keys(w.text) for w in words}
     terms_by_key: dict[str, set[str]] = defaultdict(set)
-    if all_keys:
-        for key, term in session.execute(select(SearchKey.key, SearchKey.term).where(SearchKey.key.in_(all_keys))):
-            terms_by_key[key].add(term)
+    df: dict[str, int] = {}
+    rows = session.execute(select(SearchKey.key, SearchKey.term, SearchTerm.df)
+                           .join(SearchTerm, SearchTerm.term == SearchKey.term)
+                           .where(SearchKey.key.in_(sorted(set().union(*keys_of.values())))))
+    for key, term, frequency in rows:
+        terms_by_key[key].add(term)
+        df[term] = frequency
     result = []
     for word in words:
         fuzzy = set().union(*(terms_by_key.get(k, set()) for k in keys_of[word.position]))
         prefix: set[str] = set()
         if word.allows_prefix:
             upper = search.prefix_upper_bound(word.text)
-            prefix = set(session.scalars(
-                select(SearchTerm.term).where(SearchTerm.term > word.text, SearchTerm.term < upper, SearchTerm.df > 0)
-                .order_by(SearchTerm.df.desc()).limit(MAX_PREFIX_TERMS)))
+            completions = session.execute(
+                select(SearchTerm.term, SearchTerm.df).where(SearchTerm.term > word.text, SearchTerm.term < upper,
+                                                             SearchTerm.df > 0)
+                .order_by(SearchTerm.df.desc()).limit(MAX_PREFIX_TERMS)).all()
+            df.update(completions)
+            prefix = {term for term, _ in completions}
         result.append(search.weigh_candidates(word, fuzzy, prefix))
-    return result
+    return result, df
 
 
-def _document_frequencies(session: Session, terms: Iterable[str]) -> dict[str, int]:
-    return dict(session.execute(select(SearchTerm.term, SearchTerm.df).where(SearchTerm.term.in_(sorted(set(terms))))).all())
+def search_ranked(session: Session, q: str, *, limit: int, offset: int = 0,
+                  exclude_id: int | None = None) -> list[Product]:
+    """Active products matching every word of `q` (each within one typo), best first.
 
-
-def search_product_ids(session: Session, q: str, *, limit: int, offset: int = 0,
-                       exclude_id: int | None = None) -> list[int]:
-    """Ids of active products matching every word of `q` (each within one typo), best first."""
+    Order: the sum of each word's weight (exact > completion > one typo), then `static_rank`.
+    """
     words = search.parse_query(q)
     if not words:
         return []
-    candidates = _candidates(session, words)
-    df = _document_frequencies(session, (t for c in candidates for t in c))
+    candidates, df = _candidates(session, words)
     sizes = [sum(df.get(t, 0) for t in c) for c in candidates]
     if min(sizes) == 0:
         return []
-    # Start from the two most selective words: their intersection is small, the rest is checked on it.
-    order = sorted(range(len(words)), key=sizes.__getitem__)
-    params: dict[str, object] = {"n": len(words), "limit": limit, "offset": offset, "exclude": exclude_id or 0}
-    seed = "SELECT product_id FROM product_terms WHERE term IN :first"
-    if len(order) > 1:
-        params["first"] = sorted(candidates[order[0]])
-        params["second"] = sorted(candidates[order[1]])
-        seed += " INTERSECT SELECT product_id FROM product_terms WHERE term IN :second"
-    values = []
-    for pos, weights in enumerate(candidates):
-        for i, (term, weight) in enumerate(sorted(weights.items())):
-            values.append(f"(:t{pos}_{i}, {pos}, :w{pos}_{i})")
-            params[f"t{pos}_{i}"] = term
-            params[f"w{pos}_{i}"] = weight
+    query = _SearchSql(candidates, depth=offset + limit + 1)
+    by_size = sorted(range(len(words)), key=sizes.__getitem__)
     if len(words) == 1:
-        # One word: its postings are the hits; no need to look at the candidates' other words.
-        hits = """SELECT pt.product_id AS pid, q.pos AS pos, MAX(q.w) AS w
-            FROM product_terms pt JOIN q ON q.term = pt.term GROUP BY pt.product_id, q.pos"""
+        cand = query.top_of(0)
+    elif sizes[by_size[1]] <= BROAD_WORD:
+        cand = query.intersection(by_size[0], by_size[1])
     else:
-        hits = f"""SELECT pt.product_id AS pid, q.pos AS pos, MAX(q.w) AS w
-            FROM ({seed}) AS cand JOIN product_terms pt ON pt.product_id = cand.product_id
-            JOIN q ON q.term = pt.term
-            GROUP BY pt.product_id, q.pos"""
+        cand = query.top_of(by_size[0], also=[p for p in by_size[1:]])
     sql = text(f"""
-        WITH q(term, pos, w) AS (VALUES {", ".join(values)}),
-        hits AS ({hits}),
-        scored AS (SELECT pid, SUM(w) AS score FROM hits GROUP BY pid HAVING COUNT(*) = :n)
-        SELECT p.id FROM scored JOIN products p ON p.id = scored.pid
-        WHERE p.active AND p.id != :exclude
-        ORDER BY scored.score DESC, LENGTH(p.name), COALESCE(p.rating, 0) DESC, p.name, p.id
+        SELECT p.* FROM (SELECT cand.product_id AS pid, MIN(cand.rank) AS rank, {query.weights()}
+                         FROM ({cand}) AS cand GROUP BY cand.product_id) AS scored
+        JOIN products p ON p.id = scored.pid
+        WHERE {query.all_matched()} AND scored.pid != :exclude
+        ORDER BY {query.score()} DESC, scored.rank, scored.pid
         LIMIT :limit OFFSET :offset
-    """).bindparams(*(bindparam(k, expanding=True) for k in ("first", "second") if k in params))
-    return list(session.scalars(sql, params))
+    """)
+    params = {**query.params, "limit": limit, "offset": offset, "exclude": exclude_id or 0}
+    return list(session.scalars(select(Product).from_statement(sql), params))
+
+
+#: Above this many products for each of the two rarest words, a query reads only each word's best-ranked
+#: postings (early termination) instead of the whole intersection.
+BROAD_WORD = 5_000
+
+
+class _SearchSql:
+    """SQL fragments of one search, with their bound parameters."""
+
+    def __init__(self, candidates: list[dict[str, float]], *, depth: int) -> None:
+        self.candidates = candidates
+        self.depth = depth
+        self.params: dict[str, object] = {"depth": depth}
+        self.terms: list[list[str]] = []
+        for pos, weights in enumerate(candidates):
+            names = []
+            for i, (term, weight) in enumerate(sorted(weights.items())):
+                self.params[f"t{pos}_{i}"], self.params[f"w{pos}_{i}"] = term, weight
+                names.append(f"t{pos}_{i}")
+            self.terms.append(names)
+
+    def _in(self, pos: int) -> str:
+        return ", ".join(f":{name}" for name in self.terms[pos])
+
+    def _case(self, pos: int, column: str) -> str:
+        whens = " ".join(f"WHEN :{name} THEN :w{name[1:]}" for name in self.terms[pos])
+        return f"MAX(CASE {column} {whens} END)"
+
+    def top_of(self, pos: int, *, also: list[int] | None = None) -> str:
+        """The `depth` best-ranked products of each candidate word of `pos` (that also match `also`)."""
+        exists = "".join(f" AND EXISTS (SELECT 1 FROM product_terms o WHERE o.product_id = pt.product_id "
+                         f"AND o.term IN ({self._in(other)}))" for other in also or [])
+        parts = [f"SELECT * FROM (SELECT pt.product_id, pt.rank FROM product_terms pt WHERE pt.term = :{name}"
+                 f"{exists} ORDER BY pt.rank, pt.product_id LIMIT :depth) AS top_{name}"
+                 for name in self.terms[pos]]
+        return " UNION ALL ".join(parts)
+
+    def intersection(self, first: int, second: int) -> str:
+        return (f"SELECT product_id, rank FROM product_terms WHERE term IN ({self._in(first)}) INTERSECT "
+                f"SELECT product_id, rank FROM product_terms WHERE term IN ({self._in(second)})")
+
+    def weights(self) -> str:
+        """Per word, the weight of the best of its candidates the product has (NULL: none)."""
+        return ", ".join(
+            f"(SELECT {self._case(pos, 'pt.term')} FROM product_terms pt WHERE pt.product_id = cand.product_id "
+            f"AND pt.term IN ({self._in(pos)})) AS s{pos}" for pos in range(len(self.terms)))
+
+    def all_matched(self) -> str:
+        return " AND ".join(f"s{pos} IS NOT NULL" for pos in range(len(self.terms)))
+
+    def score(self) -> str:
+        return " + ".join(f"s{pos}" for pos in range(len(self.terms)))
 
 
 def document_frequency_mismatches(session: Session) -> int:

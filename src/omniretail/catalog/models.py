@@ -43,11 +43,17 @@ class Product(Base):
 
 
 class ProductTerm(Base):
-    """Inverted index: one row per (word, product) for the words of name and brand."""
+    """Inverted index: one row per (word, active product) for the words of name and brand.
+
+    The key is ordered by `rank` within a word, so the best few products of a very common
+    word are read without sorting all of them.
+    """
 
     __tablename__ = "product_terms"
 
     term: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True,
+                                      comment="static order among equal matches, lower first")
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
 
     __table_args__ = (Index("ix_product_terms_product", "product_id", "term"), {"sqlite_with_rowid": False})

@@ -80,3 +80,9 @@ def weigh_candidates(word: QueryWord, fuzzy_terms: set[str], prefix_terms: set[s
 def prefix_upper_bound(prefix: str) -> str:
     """The smallest string greater than every string starting with `prefix` (for a range scan)."""
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def static_rank(name: str, rating: float | None) -> int:
+    """Order among products that match a query equally well (lower first): shorter names, since
+    they have fewer words the query did not ask for, then better ratings."""
+    return len(name) * 100 + (50 - round((rating or 0.0) * 10))

@@ -110,7 +110,7 @@ def update_product(session: Session, *, actor: Actor, sku: str, patch: ProductPa
         return product
     product.updated_at = utcnow()
     session.flush()
-    if "name" in changes or "brand" in changes:
+    if changes.keys() & index.INDEXED_FIELDS:
         index.index_products(session, [product])
     audit.record(session, actor, "product.updated", "product", product.sku, changes)
     emit(session, Event("product.updated", "product", product.sku, {"sku": product.sku, "changes": changes}))
@@ -163,13 +163,11 @@ def search_products(session: Session, *, q: str, limit: int, offset: int = 0) ->
         if found is not None:
             return [found] if offset == 0 and found.active else []
     # A SKU typed exactly is the first result; the ranked words follow without it, page after page.
-    exact = session.scalar(select(Product).where(Product.sku == q, Product.active))
+    exact = None if " " in q else session.scalar(select(Product).where(Product.sku == q, Product.active))
     lead = [exact] if exact is not None and offset == 0 else []
     skip = 1 if exact is not None and offset > 0 else 0
-    ids = index.search_product_ids(session, q, limit=limit + 1 - len(lead), offset=offset - skip,
-                                   exclude_id=exact.id if exact is not None else None)
-    products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(ids)))} if ids else {}
-    return lead + [products[i] for i in ids if i in products]
+    return lead + index.search_ranked(session, q, limit=limit + 1 - len(lead), offset=offset - skip,
+                                      exclude_id=exact.id if exact is not None else None)
 
 
 def set_alternatives(session: Session, *, actor: Actor, sku: str, skus: list[str]) -> list[Product]:

@@ -161,8 +161,9 @@ def upgrade() -> None:
     op.create_table('product_terms',
     sa.Column('term', sa.String(length=64), nullable=False),
     sa.Column('product_id', sa.Integer(), nullable=False),
+    sa.Column('rank', sa.Integer(), nullable=False, comment='static order among equal matches, lower first'),
     sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_product_terms_product_id_products'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('term', 'product_id', name=op.f('pk_product_terms')),
+    sa.PrimaryKeyConstraint('term', 'rank', 'product_id', name=op.f('pk_product_terms')),
     sqlite_with_rowid=False,
     )
     with op.batch_alter_table('product_terms', schema=None) as batch_op:
