@@ -89,7 +89,12 @@ class Database:
         self.engine = create_engine(self.url, **kwargs)
         if self.engine.dialect.name == "sqlite":
             _configure_sqlite(self.engine)
-        self._reader = sessionmaker(bind=self.engine, expire_on_commit=False, autoflush=True)
+        reader = self.engine
+        if self.engine.dialect.name == "postgresql":
+            # Under READ COMMITTED every statement takes its own snapshot anyway, so a read-only unit of
+            # work loses nothing without BEGIN/ROLLBACK, and saves two round trips.
+            reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._reader = sessionmaker(bind=reader, expire_on_commit=False, autoflush=True)
         self._writer = sessionmaker(
             bind=self.engine.execution_options(omniretail_write=True), expire_on_commit=False, autoflush=True
         )
