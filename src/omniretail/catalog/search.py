@@ -18,7 +18,7 @@ from omniretail.core.text import normalise
 EXACT, PREFIX, FUZZY = 1.0, 0.8, 0.6
 MIN_FUZZY_LENGTH = 3
 MIN_PREFIX_LENGTH = 2
-MAX_QUERY_WORDS = 8
+MAX_QUERY_WORDS = 16
 _WORD = re.compile(r"[a-z0-9]+")
 
 

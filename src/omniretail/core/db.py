@@ -105,12 +105,11 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """Open a read-only unit of work; it is rolled back at the end."""
+        """Open a read-only unit of work; closing it ends the transaction, loaded objects stay readable."""
         session = self._reader()
         try:
             yield session
         finally:
-            session.rollback()
             session.close()
 
     @contextmanager
