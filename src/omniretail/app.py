@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from omniretail import __version__
 from omniretail.catalog.api import router as catalog_router
@@ -25,7 +26,8 @@ stable `code`.
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="omniretail", version=__version__, description=DESCRIPTION)
+    # Swagger UI and ReDoc served from the installed fastapi-offline package: no CDN.
+    app = FastAPIOffline(title="omniretail", version=__version__, description=DESCRIPTION)
     app.state.settings = settings
     app.state.db = db or Database(settings.database_url, echo=settings.sql_echo)
     install_error_handlers(app)

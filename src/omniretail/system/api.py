@@ -17,7 +17,7 @@ from omniretail.core.pagination import Cursor, Limit, cursor_int, decode_cursor,
 from omniretail.core.schemas import PROBLEM_RESPONSES
 from omniretail.core.security import Actor, Role, require
 
-router = APIRouter(tags=["system"])
+router = APIRouter()
 
 
 class Health(BaseModel):
@@ -32,13 +32,13 @@ class Readiness(BaseModel):
     detail: str | None = None
 
 
-@router.get("/healthz", response_model=Health)
+@router.get("/healthz", response_model=Health, tags=["system"])
 def healthz() -> Health:
     """The process is up."""
     return Health(status="ok", version=__version__)
 
 
-@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}}, tags=["system"])
 def readyz(db: DB) -> Any:
     """The database answers and its schema is at the newest migration."""
     try:
