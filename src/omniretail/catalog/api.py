@@ -16,15 +16,15 @@ from omniretail.catalog.schemas import (
 )
 from omniretail.core.deps import DB
 from omniretail.core.pagination import Cursor, Limit, cursor_int, decode_cursor, encode_cursor
-from omniretail.core.schemas import PROBLEM_RESPONSES, Problem, json_response
+from omniretail.core.schemas import PROBLEM_RESPONSES, json_response, problem
 from omniretail.core.security import EVERYONE, Actor, Role, require
 
 router = APIRouter(prefix="/api/v1/products", tags=["catalogue"], responses=PROBLEM_RESPONSES)
 
 Reader = Annotated[Actor, Depends(require(*EVERYONE))]
 Editor = Annotated[Actor, Depends(require(Role.ADMIN, Role.OPERATIONS, Role.INTEGRATION))]
-NOT_FOUND = {404: {"model": Problem, "description": "Unknown SKU (`unknown_sku`)"}}
-CONFLICT = {409: {"model": Problem, "description": "`duplicate_sku` or `duplicate_ean`"}}
+NOT_FOUND = {404: problem("Unknown SKU (`unknown_sku`)")}
+CONFLICT = {409: problem("`duplicate_sku` or `duplicate_ean`")}
 
 
 def _currency(request: Request) -> str:

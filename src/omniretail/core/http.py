@@ -15,6 +15,7 @@ from omniretail.core.errors import PROBLEM_JSON, DomainError, conflict_from_inte
 
 log = logging.getLogger("omniretail.http")
 
+BODY_PARSE_ERROR = "There was an error parsing the body"
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -27,11 +28,14 @@ _HTTP_CODES = {
 }
 
 
-def problem_response(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+def problem_response(status: int, code: str, title: str, detail: str, *, headers: dict[str, str] | None = None,
+                     **extra: Any) -> JSONResponse:
     body = {"type": f"/problems/{code}", "title": title, "status": status, "code": code, "detail": detail}
     body.update(extra)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
 
 
 _LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
@@ -73,9 +77,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == BODY_PARSE_ERROR:
+            # FastAPI's answer to a body that is not even text (e.g. not UTF-8): malformed like bad JSON.
+            return problem_response(422, "malformed_json", "Malformed JSON", "The request body is not valid JSON")
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        return problem_response(exc.status_code, code, code.replace("_", " ").capitalize(), detail)
+        return problem_response(exc.status_code, code, code.replace("_", " ").capitalize(), detail,
+                                headers=getattr(exc, "headers", None))
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,11 +33,17 @@ class Problem(BaseModel):
     errors: list[dict[str, str]] | None = None
 
 
+def problem(description: str) -> dict[str, Any]:
+    """An OpenAPI response documented as `application/problem+json` with the Problem schema."""
+    return {"description": description,
+            "content": {"application/problem+json": {"schema": Problem.model_json_schema()}}}
+
+
 #: Documented error responses, added to every router.
-PROBLEM_RESPONSES = {
-    401: {"model": Problem, "description": "Missing or unknown API key"},
-    403: {"model": Problem, "description": "The key's role or scope does not allow this"},
-    422: {"model": Problem, "description": "Invalid input; `errors` lists the fields"},
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: problem("Missing or unknown API key"),
+    403: problem("The key's role or scope does not allow this"),
+    422: problem("Invalid input; `errors` lists the fields"),
 }
 
 

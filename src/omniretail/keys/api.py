@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 
 from omniretail.core.deps import DB
 from omniretail.core.pagination import Cursor, Limit, cursor_int, decode_cursor, encode_cursor
-from omniretail.core.schemas import PROBLEM_RESPONSES
+from omniretail.core.schemas import PROBLEM_RESPONSES, problem
 from omniretail.core.security import Actor, Role, require
 from omniretail.keys import service
 from omniretail.keys.schemas import KeyIn, KeyList, KeyOut, NewKeyOut
@@ -33,7 +33,7 @@ def list_keys(db: DB, _: Admin, limit: Limit = 50, cursor: Cursor = None) -> Key
                        next_cursor=encode_cursor({"after": rows[limit - 1].id}) if more else None)
 
 
-@router.delete("/{key_id}", response_model=KeyOut)
+@router.delete("/{key_id}", response_model=KeyOut, responses={404: problem("`unknown_key`")})
 def revoke_key(key_id: int, db: DB, actor: Admin) -> KeyOut:
     """Revoke an API key."""
     with db.write() as s:

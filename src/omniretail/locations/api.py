@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from omniretail.core.deps import DB
 from omniretail.core.errors import Invalid
 from omniretail.core.pagination import Cursor, Limit, cursor_int, decode_cursor, encode_cursor
-from omniretail.core.schemas import PROBLEM_RESPONSES, Problem
+from omniretail.core.schemas import PROBLEM_RESPONSES, problem
 from omniretail.core.security import EVERYONE, Actor, Role, require
 from omniretail.locations import service
 from omniretail.locations.schemas import LocationIn, LocationList, LocationOut, LocationPatch, LocationType
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/v1/locations", tags=["locations"], responses=PRO
 
 Reader = Annotated[Actor, Depends(require(*EVERYONE))]
 Editor = Annotated[Actor, Depends(require(Role.ADMIN, Role.OPERATIONS))]
-NOT_FOUND = {404: {"model": Problem, "description": "`unknown_location`"}}
+NOT_FOUND = {404: problem("`unknown_location`")}
 
 
 def _out(location, distance_km: float | None = None) -> LocationOut:  # type: ignore[no-untyped-def]
@@ -27,7 +27,7 @@ def _out(location, distance_km: float | None = None) -> LocationOut:  # type: ig
 
 
 @router.post("", response_model=LocationOut, status_code=201,
-             responses={409: {"model": Problem, "description": "`duplicate_location`"}})
+             responses={409: problem("`duplicate_location`")})
 def register_location(body: LocationIn, db: DB, actor: Editor) -> LocationOut:
     """Register a store, warehouse or hub."""
     with db.write() as s:
