@@ -94,3 +94,13 @@ def test_broad_queries_read_only_the_best_ranked_postings_and_agree_with_the_ful
     monkeypatch.setattr(index, "BROAD_WORD", 0)
     assert [skus(catalogue, q) for q in ("schokohaus chocolate", "schokohaus 100 g", "alpenhof")] == full
     assert skus(catalogue, "schokohaus chocolate", limit=1) == full[0][:1]
+
+
+def test_similar_alternatives_share_descriptive_words_before_being_near_in_price(catalogue):
+    with catalogue.write() as s:
+        service.update_product(s, actor=SYSTEM, sku="P3", default_currency="EUR",
+                               patch=ProductPatch(price={"amount": "9.00"}))
+    with catalogue.read() as s:
+        found = [(p.sku, source) for p, source in service.alternatives(s, sku="P4", limit=3)]
+    # P3 "Milk Chocolate" shares "milk" despite its price; Alpenhof's gouda shares only the brand.
+    assert found == [("P3", "similar"), ("P1", "similar"), ("P2", "similar")]

@@ -21,8 +21,8 @@ def validate_gtin(code: str) -> str:
         raise InvalidGtin(f"an EAN/GTIN has 8, 12, 13 or 14 digits, not {len(compact)}")
     try:
         return stdnum_ean.validate(compact)
-    except ValidationError as exc:
-        raise InvalidGtin(f"check digit is wrong ({exc.message})") from None
+    except ValidationError:
+        raise InvalidGtin("the check digit is wrong") from None
 
 
 def gtin14(code: str) -> str:

@@ -21,6 +21,7 @@ from omniretail.core.bulk import insert_rows
 from omniretail.core.db import insert_ignore
 
 MAX_PREFIX_TERMS = 50
+COMMON_WORD_FLOOR = 1_000
 #: Product fields whose change rewrites the product's index rows.
 INDEXED_FIELDS = frozenset({"name", "brand", "rating", "active"})
 
@@ -201,6 +202,30 @@ class _SearchSql:
 
     def score(self) -> str:
         return " + ".join(f"s{pos}" for pos in range(len(self.terms)))
+
+
+def shared_words(session: Session, product: Indexable):  # type: ignore[no-untyped-def]
+    """A subquery (product_id, shared) of products sharing the product's descriptive words.
+
+    Descriptive: alphabetic words of three letters or more that are not the brand's and that
+    fewer than a fifth of a large catalogue carries; None when the name has none.
+    """
+    brand_words = set(search.tokens(product.brand or ""))
+    words = [w for w in search.tokens(product.name) if w.isalpha() and len(w) >= 3 and w not in brand_words]
+    if not words:
+        return None
+    total = session.scalar(select(func.count()).select_from(Product).where(Product.active)) or 1
+    common = {t for t, df in _frequencies(session, words).items() if df > max(total / 5, COMMON_WORD_FLOOR)}
+    words = [w for w in words if w not in common]
+    if not words:
+        return None
+    return (select(ProductTerm.product_id, func.count().label("shared"))
+            .where(ProductTerm.term.in_(words), ProductTerm.product_id != product.id)
+            .group_by(ProductTerm.product_id).subquery())
+
+
+def _frequencies(session: Session, words: list[str]) -> dict[str, int]:
+    return dict(session.execute(select(SearchTerm.term, SearchTerm.df).where(SearchTerm.term.in_(words))).all())
 
 
 def document_frequency_mismatches(session: Session) -> int:

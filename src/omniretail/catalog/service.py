@@ -191,7 +191,11 @@ def set_alternatives(session: Session, *, actor: Actor, sku: str, skus: list[str
 
 
 def alternatives(session: Session, *, sku: str, limit: int = 10) -> list[tuple[Product, str]]:
-    """Substitutes for a product: curated ones first, then same-category products nearest in price."""
+    """Substitutes for a product: curated ones first, then similar ones of the same category.
+
+    Similar means sharing the most words of the name other than the brand (the same kind of
+    product from another brand or in another size), then nearest in price.
+    """
     product = get_product(session, sku)
     curated = list(session.scalars(
         select(Product).join(ProductAlternative, ProductAlternative.alternative_id == Product.id)
@@ -201,13 +205,15 @@ def alternatives(session: Session, *, sku: str, limit: int = 10) -> list[tuple[P
     result = [(p, "curated") for p in curated]
     if len(result) < limit and product.category is not None:
         taken = {product.id, *(p.id for p in curated)}
-        similar = session.scalars(
-            select(Product).where(
-                Product.category == product.category, Product.active, Product.id.not_in(taken),
-                Product.is_gift == product.is_gift,
-            ).order_by(func.abs(Product.price_minor - product.price_minor), Product.id).limit(limit - len(result))
-        )
-        result.extend((p, "similar") for p in similar)
+        shared = index.shared_words(session, product)
+        query = (select(Product).where(Product.category == product.category, Product.active,
+                                       Product.id.not_in(taken), Product.is_gift == product.is_gift)
+                 .order_by(func.abs(Product.price_minor - product.price_minor), Product.id))
+        if shared is not None:
+            query = query.outerjoin(shared, shared.c.product_id == Product.id)
+            query = query.order_by(None).order_by(func.coalesce(shared.c.shared, 0).desc(),
+                                                  func.abs(Product.price_minor - product.price_minor), Product.id)
+        result.extend((p, "similar") for p in session.scalars(query.limit(limit - len(result))))
     return result
 
 
