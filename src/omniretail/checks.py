@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from omniretail.catalog.index import document_frequency_mismatches, product_words
-from omniretail.catalog.search import static_rank
 from omniretail.catalog.models import Product, ProductTerm, SearchTerm
+from omniretail.catalog.search import static_rank
 from omniretail.core.models import ApiKey
 from omniretail.locations.models import Location
 

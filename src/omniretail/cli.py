@@ -72,7 +72,8 @@ def demo(port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     db, key = ensure_demo(settings, fresh=fresh, products=products, console=err)
     url = f"http://{host}:{port}"
     print(f"\nomniretail demo on {database}\n  URL:       {url}/  (API docs: {url}/docs)\n"
-              f"  Admin key: {key}\n  Try:       curl -H 'Authorization: Bearer {key}' '{url}/api/v1/products?q=chocolate'\n")
+          f"  Admin key: {key}\n"
+          f"  Try:       curl -H 'Authorization: Bearer {key}' '{url}/api/v1/products?q=chocolate'\n")
     if no_serve:
         return
     from omniretail.server import run
@@ -101,7 +102,8 @@ def db_current() -> None:
 
 @keys_app.command("create")
 def keys_create(role: Annotated[str, typer.Option(help="admin, operations, associate, agent, integration, customer")],
-                location: Annotated[list[str] | None, typer.Option("--location", help="Location id (associate)")] = None,
+                location: Annotated[list[str] | None,
+                                    typer.Option("--location", help="Location id (associate)")] = None,
                 channel: Annotated[str | None, typer.Option(help="Channel code (integration)")] = None,
                 customer: Annotated[str | None, typer.Option(help="Customer id (customer)")] = None,
                 name: Annotated[str, typer.Option(help="What the key is for")] = "") -> None:
@@ -193,8 +195,8 @@ def _import_spec(kind: Kind, settings: Settings):  # type: ignore[no-untyped-def
 
 
 @app.command()
-def export(kind: Kind, output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default stdout)")] = None
-           ) -> None:
+def export(kind: Kind,
+           output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default stdout)")] = None) -> None:
     """Write every product or location as CSV (the format `import` reads)."""
     from omniretail.core.csvio import write_csv
 

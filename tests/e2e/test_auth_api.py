@@ -12,6 +12,7 @@ from httpx import Response
 from omniretail.core.db import Database
 from omniretail.core.security import Role
 from tests.conftest import bearer, make_key
+from tests.helpers import assert_problem, error_fields
 
 PROBLEM_JSON = "application/problem+json"
 PRODUCTS = "/api/v1/products"
@@ -25,16 +26,6 @@ def product(sku: str = "P-1") -> dict[str, Any]:
     return {"sku": sku, "name": "Whole milk", "price": {"amount": "1.29", "currency": "EUR"}}
 
 
-def assert_problem(response: Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    body = response.json()
-    assert (body["status"], body["code"]) == (status, code)
-    return body
-
-
-def error_fields(body: dict[str, Any]) -> list[str]:
-    return [e["field"] for e in body["errors"]]
 
 
 @pytest.fixture

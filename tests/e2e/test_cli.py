@@ -6,16 +6,15 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import delete, func, select
 
-from omniretail.bench.common import free_port
 from omniretail.catalog.models import Product, ProductTerm
 from omniretail.locations.models import Location
+from tests.helpers import served
 
 KEY = re.compile(r"^omr_[A-Za-z0-9_-]{43}$")
 
@@ -118,27 +117,13 @@ def test_serve_refuses_to_start_without_a_real_secret(tmp_path, secret):
     assert "refusing to start" in result.stderr
 
 
-def test_a_key_made_by_the_cli_works_against_a_served_database(db, tmp_path):
+def test_a_key_made_by_the_cli_works_against_a_served_database(db):
     key = cli("keys", "create", "--role", "admin", url=db.url).stdout.strip()
-    port = free_port()
-    env = {**os.environ, "OMNIRETAIL_DATABASE_URL": db.url, "OMNIRETAIL_SECRET_KEY": "a-long-enough-test-secret"}
-    proc = subprocess.Popen([sys.executable, "-m", "omniretail.cli", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with served(db.url) as base:
         response = httpx.post(f"{base}/api/v1/products", headers={"Authorization": f"Bearer {key}"},
                               json={"sku": "S1", "name": "Served", "price": {"amount": "1.00", "currency": "EUR"}})
         assert response.status_code == 201
         assert httpx.get(f"{base}/api/v1/products/S1").status_code == 401
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_demo_builds_a_realistic_retailer_and_prints_url_and_key(tmp_path):

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.helpers import assert_problem, error_fields
+
 PROBLEM_JSON = "application/problem+json"
 LOCATIONS = "/api/v1/locations"
 KM_PER_DEGREE_OF_LATITUDE = radians(1) * 6371.0088
@@ -40,16 +42,6 @@ def location_ids(client: TestClient, headers: dict[str, str]) -> list[str]:
     raise AssertionError("more than 50 pages: the cursor never ends")
 
 
-def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    body = response.json()
-    assert (body["status"], body["code"]) == (status, code)
-    return body
-
-
-def error_fields(body: dict[str, Any]) -> list[str]:
-    return [e["field"] for e in body["errors"]]
 
 
 # --- register -------------------------------------------------------------------------------------

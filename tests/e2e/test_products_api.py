@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.helpers import assert_problem, error_fields
+
 PROBLEM_JSON = "application/problem+json"
 PRODUCTS = "/api/v1/products"
 
@@ -47,17 +49,6 @@ def search_skus(client: TestClient, headers: dict[str, str], q: str, **params: A
     return [p["sku"] for p in response.json()["items"]]
 
 
-def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_JSON
-    body = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    return body
-
-
-def error_fields(body: dict[str, Any]) -> list[str]:
-    return [e["field"] for e in body["errors"]]
 
 
 def forged_cursor(value: Any) -> str:

@@ -107,7 +107,8 @@ def test_small_batches_give_the_same_result_as_one_batch(db, tmp_path):
 
 def test_export_writes_what_import_reads_back(db, tmp_path):
     run(db, write(tmp_path, "sku,ean,name,price,image_urls,attributes,rating,family\n"
-                            'A1,4006381333931,Alpine Milk,1.29,https://img.test/a.jpg,"{""size"": ""1 l""}",4.5,MILK\n'))
+                            'A1,4006381333931,Alpine Milk,1.29,https://img.test/a.jpg,'
+                            '"{""size"": ""1 l""}",4.5,MILK\n'))
     with db.read() as s:
         rows = list(export_rows(s))
     assert rows[0]["attributes"] == '{"size": "1 l"}' and rows[0]["image_urls"] == "https://img.test/a.jpg"

@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -41,10 +41,10 @@ def test_bad_hours_are_refused_with_a_reason(value, message):
 def test_open_and_closed_are_judged_in_the_location_s_time_zone():
     hours = parse_hours("mon-fri 09:00-18:00")
     # Monday 2026-11-23 08:30 UTC is 09:30 in Berlin (UTC+1) and 03:30 in New York.
-    at = datetime(2026, 11, 23, 8, 30, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
     assert is_open(hours, "Europe/Berlin", at)
     assert not is_open(hours, "America/New_York", at)
-    assert closes_today_after(hours, "Europe/Berlin", at) == datetime(2026, 11, 23, 17, 0, tzinfo=timezone.utc)
+    assert closes_today_after(hours, "Europe/Berlin", at) == datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
 
 
 def test_haversine_gives_one_degree_of_a_meridian_and_the_berlin_to_munich_distance():

@@ -66,7 +66,8 @@ def api_server(database_url: str) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"benchmark server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+                output = proc.stderr.read().decode() if proc.stderr else ""
+                raise RuntimeError(f"benchmark server did not start: {output}")
             time.sleep(0.1)
         yield base
     finally:
@@ -91,7 +92,7 @@ class ApiClient:
             raise RuntimeError(f"GET {url} answered {response.status}: {body[:300]!r}")
         return json.loads(body)
 
-    def __enter__(self) -> "ApiClient":
+    def __enter__(self) -> ApiClient:
         return self
 
     def __exit__(self, *_: object) -> None:

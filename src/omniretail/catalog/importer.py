@@ -14,10 +14,10 @@ from omniretail.catalog import index
 from omniretail.catalog.models import Product
 from omniretail.catalog.schemas import ProductIn
 from omniretail.catalog.service import product_fields, product_snapshot, products_by_gtins, products_by_skus
-from omniretail.core.clock import utcnow
-from omniretail.core.csvio import CREATED, UNCHANGED, UPDATED, RowError, RowProblem, optional, parse_bool
 from omniretail.core.audit import entry_row
 from omniretail.core.bulk import allocate_ids, insert_rows
+from omniretail.core.clock import utcnow
+from omniretail.core.csvio import CREATED, UNCHANGED, UPDATED, RowError, RowProblem, optional, parse_bool
 from omniretail.core.models import AuditEntry, OutboxEvent
 from omniretail.core.money import from_minor
 from omniretail.core.outbox import Event, event_row
@@ -113,7 +113,8 @@ class ProductImport:
                 changed.append((line, product, diff))
             else:
                 outcomes[line] = UNCHANGED
-        for product, new_id in zip((p for _, p in created), allocate_ids(session, Product.__table__, len(created))):
+        new_ids = allocate_ids(session, Product.__table__, len(created))
+        for (_, product), new_id in zip(created, new_ids, strict=True):
             product.id = new_id
         insert_rows(session, Product.__table__, [_row(p) for _, p in created])
         session.flush()
@@ -127,7 +128,8 @@ class ProductImport:
             events.append(event_row(Event("product.created", "product", product.sku, snapshot), occurred_at=now))
             outcomes[line] = CREATED
         for line, product, diff in changed:
-            audit_rows.append(entry_row(self.actor, "product.updated", "product", product.sku, diff, IMPORT_NOTE, at=now))
+            audit_rows.append(entry_row(self.actor, "product.updated", "product", product.sku, diff, IMPORT_NOTE,
+                                        at=now))
             events.append(event_row(Event("product.updated", "product", product.sku,
                                           {"sku": product.sku, "changes": diff}), occurred_at=now))
             outcomes[line] = UPDATED

@@ -71,7 +71,7 @@ class ProductOut(BaseModel):
     variants: list[str] | None = Field(default=None, description="SKUs of the same family (single product only)")
 
     @classmethod
-    def of(cls, product: Any, variants: list[str] | None = None) -> "ProductOut":
+    def of(cls, product: Any, variants: list[str] | None = None) -> ProductOut:
         return cls(
             sku=product.sku, ean=product.ean, name=product.name, brand=product.brand, category=product.category,
             family=product.family, price=Money(amount=from_minor(product.price_minor, product.currency),

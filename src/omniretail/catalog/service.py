@@ -185,8 +185,9 @@ def set_alternatives(session: Session, *, actor: Actor, sku: str, skus: list[str
     session.execute(delete(ProductAlternative).where(ProductAlternative.product_id == product.id))
     session.add_all(ProductAlternative(product_id=product.id, alternative_id=alt.id, position=pos)
                     for pos, alt in enumerate(chosen))
-    audit.record(session, actor, "product.alternatives_set", "product", sku, {"alternatives": [a.sku for a in chosen]})
-    emit(session, Event("product.updated", "product", sku, {"sku": sku, "changes": {"alternatives": [a.sku for a in chosen]}}))
+    skus_chosen = [a.sku for a in chosen]
+    audit.record(session, actor, "product.alternatives_set", "product", sku, {"alternatives": skus_chosen})
+    emit(session, Event("product.updated", "product", sku, {"sku": sku, "changes": {"alternatives": skus_chosen}}))
     return chosen
 
 

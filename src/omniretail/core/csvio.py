@@ -9,7 +9,6 @@ retried row by row so one row's failure never takes its neighbours with it.
 from __future__ import annotations
 
 import csv
-
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -53,7 +53,8 @@ def validation_problem(exc: RequestValidationError) -> JSONResponse:
     for err in exc.errors():
         if err.get("type") == "json_invalid":
             malformed = True
-        errors.append({"field": _field_path(tuple(err.get("loc", ()))), "message": err.get("msg", ""), "code": err.get("type", "invalid")})
+        errors.append({"field": _field_path(tuple(err.get("loc", ()))), "message": err.get("msg", ""),
+                       "code": err.get("type", "invalid")})
     if malformed:
         return problem_response(
             422, "malformed_json", "Malformed JSON", "The request body is not valid JSON", errors=errors

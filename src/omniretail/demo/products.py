@@ -175,7 +175,8 @@ def generate_products(count: int, *, seed: int = 7, gifts: int = 20) -> Iterator
         apparel = category == "Apparel"
         yield GeneratedProduct(
             sku=sku, ean=_ean(rng, used_eans), name=f"{brand} {variant} {type_} {size}", brand=brand,
-            category=category, family=f"{prefixes[category]}-{brand[:4].upper()}-{type_[:6].upper()}" if apparel else None,
+            category=category,
+            family=f"{prefixes[category]}-{brand[:4].upper()}-{type_[:6].upper()}" if apparel else None,
             price=f"{price:.2f}", perishable=perishable, is_gift=False,
             rating=round(rng.uniform(2.8, 5.0), 1) if rng.random() < 0.8 else None,
             rating_count=rng.randrange(0, 800), image_urls=[f"https://img.omniretail.invalid/p/{sku}.jpg"],

@@ -45,7 +45,7 @@ def _check_day(day: str, intervals: Any) -> list[list[str]]:
             raise HoursError(f"{day}: {interval[0]}-{interval[1]} closes before it opens")
         spans.append((start, end, [interval[0].strip(), interval[1].strip()]))
     spans.sort()
-    for (_, end, a), (start, _, b) in zip(spans, spans[1:]):
+    for (_, end, a), (start, _, b) in zip(spans, spans[1:], strict=False):
         if start < end:
             raise HoursError(f"{day}: {a[0]}-{a[1]} overlaps {b[0]}-{b[1]}")
     return [s[2] for s in spans]

@@ -6,7 +6,7 @@ Create Date: 2026-11-23
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -47,7 +47,7 @@ def upgrade() -> None:
     sa.Column('created_at', omniretail.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('code', name=op.f('pk_channels'))
     )
-    op.bulk_insert(channels, [{**row, "created_at": datetime.now(timezone.utc)} for row in standard_channel_rows()])
+    op.bulk_insert(channels, [{**row, "created_at": datetime.now(UTC)} for row in standard_channel_rows()])
     op.create_table('locations',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
