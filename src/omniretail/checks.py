@@ -12,6 +12,7 @@ from omniretail.catalog.index import document_frequency_mismatches, product_word
 from omniretail.catalog.models import Product, ProductTerm, SearchTerm
 from omniretail.catalog.search import static_rank
 from omniretail.core.models import ApiKey
+from omniretail.inventory.invariants import stock_violations
 from omniretail.locations.models import Location
 
 Check = tuple[str, bool, str]
@@ -68,8 +69,16 @@ def associate_keys_point_at_locations(session: Session) -> Check:
     return "key scopes", True, "every associate key is bound to existing locations"
 
 
+def stock_is_consistent(session: Session) -> Check:
+    problems = stock_violations(session)
+    if problems:
+        return "stock", False, f"{len(problems)} violation(s): " + "; ".join(problems[:5])
+    return "stock", True, "lots and ledger sum to on hand; reservations and expired lots match; nothing negative"
+
+
 def run_checks(session: Session) -> Iterator[Check]:
     yield search_index_matches_products(session)
     yield vocabulary_covers_index(session)
     yield document_frequencies_are_exact(session)
     yield associate_keys_point_at_locations(session)
+    yield stock_is_consistent(session)

@@ -3,4 +3,5 @@
 from omniretail.catalog import models as catalog_models  # noqa: F401
 from omniretail.channels import models as channel_models  # noqa: F401
 from omniretail.core import models as core_models  # noqa: F401
+from omniretail.inventory import models as inventory_models  # noqa: F401
 from omniretail.locations import models as location_models  # noqa: F401

@@ -24,7 +24,9 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 def test_no_operation_answers_with_a_server_error_or_an_undocumented_response(db, settings):  # type: ignore[no-untyped-def]
     headers = bearer(make_key(db))
-    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(settings, db))
+    app = create_app(settings, db)
+    operations = [(m, p) for p, item in app.openapi()["paths"].items() for m in item if m != "delete"]
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     tested = []
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -38,4 +40,4 @@ def test_no_operation_answers_with_a_server_error_or_an_undocumented_response(db
 
         exercise()
         tested.append(f"{operation.method.upper()} {operation.path}")
-    assert len(tested) == 18, tested
+    assert len(tested) == len(operations), tested

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Response
+from fastapi import Path, Response
 from pydantic import BaseModel, ConfigDict, Field
+
+#: Upper bounds that keep every number inside a 32-bit database integer.
+MAX_ID = 2**31 - 1
+MAX_QUANTITY = 1_000_000_000
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class MoneyIn(BaseModel):

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 
 from omniretail.core.deps import DB
 from omniretail.core.pagination import Cursor, Limit, cursor_int, decode_cursor, encode_cursor
-from omniretail.core.schemas import PROBLEM_RESPONSES, problem
+from omniretail.core.schemas import PROBLEM_RESPONSES, RowId, problem
 from omniretail.core.security import Actor, Role, require
 from omniretail.keys import service
 from omniretail.keys.schemas import KeyIn, KeyList, KeyOut, NewKeyOut
@@ -34,7 +34,7 @@ def list_keys(db: DB, _: Admin, limit: Limit = 50, cursor: Cursor = None) -> Key
 
 
 @router.delete("/{key_id}", response_model=KeyOut, responses={404: problem("`unknown_key`")})
-def revoke_key(key_id: int, db: DB, actor: Admin) -> KeyOut:
+def revoke_key(key_id: RowId, db: DB, actor: Admin) -> KeyOut:
     """Revoke an API key."""
     with db.write() as s:
         return KeyOut.model_validate(service.revoke_key(s, actor=actor, key_id=key_id))

@@ -18,7 +18,7 @@ from omniretail.locations.models import Location
 from omniretail.locations.schemas import LocationIn, LocationPatch
 
 COLUMNS = ("id", "name", "type", "brand", "lat", "lon", "timezone", "address_line1", "city", "postcode",
-           "country", "phone", "pickup", "ship_from_store", "hub", "daily_capacity", "opening_hours")
+           "country", "phone", "pickup", "ship_from_store", "hub", "daily_capacity", "safety_stock", "opening_hours")
 _OPTIONAL_TEXT = ("brand", "address_line1", "city", "postcode", "country", "phone")
 
 
@@ -36,7 +36,8 @@ class LocationImport:
                                 "id": optional(row.get("id", "")),
                                 "timezone": row.get("timezone") or "UTC",
                                 "opening_hours": optional(row.get("opening_hours", "")),
-                                "daily_capacity": row.get("daily_capacity") or 0}
+                                "daily_capacity": row.get("daily_capacity") or 0,
+                                "safety_stock": row.get("safety_stock") or 0}
         for name in _OPTIONAL_TEXT:
             data[name] = optional(row.get(name, ""))
         for flag in ("pickup", "ship_from_store"):
@@ -87,5 +88,6 @@ def export_rows(session: Session) -> Iterator[dict[str, Any]]:
             "city": loc.city or "", "postcode": loc.postcode or "", "country": loc.country or "",
             "phone": loc.phone or "", "pickup": str(loc.pickup).lower(),
             "ship_from_store": str(loc.ship_from_store).lower(), "hub": str(loc.hub).lower(),
-            "daily_capacity": loc.daily_capacity, "opening_hours": hours.format_hours(loc.opening_hours),
+            "daily_capacity": loc.daily_capacity, "safety_stock": loc.safety_stock,
+            "opening_hours": hours.format_hours(loc.opening_hours),
         }

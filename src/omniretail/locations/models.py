@@ -31,6 +31,8 @@ class Location(Base):
     ship_from_store: Mapped[bool] = mapped_column(default=False)
     hub: Mapped[bool] = mapped_column(default=False)
     daily_capacity: Mapped[int] = mapped_column(Integer, default=0)
+    safety_stock: Mapped[int] = mapped_column(Integer, default=0,
+                                              comment="units of each SKU kept back from online orders")
     opening_hours: Mapped[dict[str, Any]] = mapped_column(default=dict)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

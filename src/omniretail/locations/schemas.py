@@ -32,6 +32,8 @@ class LocationIn(BaseModel):
                              "defaults to true for type hub")
     opening_hours: dict[str, Any] | str | None = Field(default=None, description=HOURS_DOC)
     daily_capacity: int = Field(default=0, ge=0, le=MAX_CAPACITY, description="Fulfilment orders it can handle per day")
+    safety_stock: int = Field(default=0, ge=0, le=MAX_CAPACITY,
+                              description="Units of each SKU kept back from online orders (per-SKU override possible)")
 
 
 class LocationPatch(BaseModel):
@@ -52,6 +54,7 @@ class LocationPatch(BaseModel):
     hub: bool | None = None
     opening_hours: dict[str, Any] | str | None = Field(default=None, description=HOURS_DOC)
     daily_capacity: int | None = Field(default=None, ge=0, le=MAX_CAPACITY)
+    safety_stock: int | None = Field(default=None, ge=0, le=MAX_CAPACITY)
     active: bool | None = None
 
 
@@ -74,6 +77,7 @@ class LocationOut(BaseModel):
     ship_from_store: bool
     hub: bool
     daily_capacity: int
+    safety_stock: int
     opening_hours: dict[str, list[list[str]]]
     active: bool
     created_at: datetime

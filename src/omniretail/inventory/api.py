@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
+
+from omniretail.catalog.models import Product
+from omniretail.core.clock import utcnow
+from omniretail.core.deps import DB
+from omniretail.core.errors import Invalid
+from omniretail.core.schemas import PROBLEM_RESPONSES, RowId, problem
+from omniretail.core.security import EVERYONE, Actor, Role, require
+from omniretail.inventory import atp, reservations, service
+from omniretail.inventory.models import Reservation, StockLot
+from omniretail.inventory.schemas import (
+    AdjustmentIn,
+    AvailabilityOut,
+    CountIn,
+    CountLineOut,
+    CountOut,
+    LevelOut,
+    LocationAvailabilityOut,
+    LotOut,
+    ReceiptIn,
+    ReceiptOut,
+    ReleaseIn,
+    ReservationIn,
+    ReservationList,
+    ReservationOut,
+    SafetyStockIn,
+    SweepOut,
+)
+from omniretail.locations.hours import is_open
+
+router = APIRouter(prefix="/api/v1", tags=["inventory"], responses={
+    **PROBLEM_RESPONSES, 404: problem("`unknown_location`, `unknown_sku` or `unknown_reservation`")})
+
+Mover = Annotated[Actor, Depends(require(Role.ADMIN, Role.OPERATIONS, Role.ASSOCIATE, Role.INTEGRATION))]
+Reserver = Annotated[Actor, Depends(require(Role.ADMIN, Role.OPERATIONS, Role.ASSOCIATE, Role.INTEGRATION,
+                                            Role.AGENT))]
+Staff = Annotated[Actor, Depends(require(Role.ADMIN, Role.OPERATIONS, Role.ASSOCIATE, Role.INTEGRATION, Role.AGENT))]
+Operations = Annotated[Actor, Depends(require(Role.ADMIN, Role.OPERATIONS))]
+Anyone = Annotated[Actor, Depends(require(*EVERYONE))]
+CONFLICTS = {409: problem("`insufficient_stock` (with the short lines), `stock_reserved`, `not_enough_on_hand`, "
+                          "`reservation_not_active`, `lot_dates_conflict`")}
+
+
+def _lot(lot: StockLot, expired: bool) -> LotOut:
+    return LotOut(lot=lot.lot_code, quantity=lot.quantity, production_date=lot.production_date,
+                  expiry_date=lot.expiry_date, expired=expired)
+
+
+def _level(session: Session, location_id: str, sku: str) -> LevelOut:
+    d = atp.level_detail(session, location_id=location_id, sku=sku)
+    return LevelOut(location_id=d.location_id, sku=d.sku, on_hand=d.on_hand, reserved=d.reserved, expired=d.expired,
+                    safety_stock=d.safety_stock, available=d.available,
+                    lots=[_lot(lot, expired) for lot, expired in d.lots])
+
+
+def _reservation(session: Session, r: Reservation) -> ReservationOut:
+    sku = session.get(Product, r.product_id).sku  # type: ignore[union-attr]
+    return ReservationOut(id=r.id, location_id=r.location_id, sku=sku, quantity=r.quantity, status=r.status,
+                          owner_type=r.owner_type, owner_id=r.owner_id, reason=r.reason, expires_at=r.expires_at,
+                          created_at=r.created_at)
+
+
+@router.post("/inventory/receipts", response_model=ReceiptOut, status_code=201, responses=CONFLICTS)
+def receive(body: ReceiptIn, db: DB, actor: Mover) -> ReceiptOut:
+    """Receive units of a lot (expiry date required for perishables)."""
+    with db.write() as s:
+        lot = service.receive(s, actor=actor, location_id=body.location_id, sku=body.sku, quantity=body.quantity,
+                              lot=body.lot, production_date=body.production_date, expiry_date=body.expiry_date)
+        level = _level(s, body.location_id, body.sku)
+        return ReceiptOut(location_id=body.location_id, sku=body.sku, lot=_lot(lot, lot.expired),
+                          on_hand=level.on_hand)
+
+
+@router.post("/inventory/adjustments", response_model=LevelOut, status_code=201, responses=CONFLICTS)
+def adjust(body: AdjustmentIn, db: DB, actor: Mover) -> LevelOut:
+    """Change on-hand stock with a reason (damage, theft, found, expired write-off, count, correction)."""
+    with db.write() as s:
+        service.adjust(s, actor=actor, location_id=body.location_id, sku=body.sku, quantity=body.quantity,
+                       reason=body.reason, lot=body.lot)
+        return _level(s, body.location_id, body.sku)
+
+
+@router.post("/inventory/counts", response_model=CountOut, status_code=201, responses=CONFLICTS)
+def count(body: CountIn, db: DB, actor: Mover) -> CountOut:
+    """Record a cycle count: each line's variance is adjusted with reason `count`."""
+    with db.write() as s:
+        record, lines = service.count(s, actor=actor, location_id=body.location_id,
+                                      lines=[(line.sku, line.counted, line.lot) for line in body.lines])
+        return CountOut(id=record.id, location_id=record.location_id, at=record.at,
+                        lines=[CountLineOut(sku=x.sku, lot=x.lot, expected=x.expected, counted=x.counted,
+                                            variance=x.variance) for x in lines])
+
+
+@router.post("/inventory/reservations", response_model=ReservationList, status_code=201, responses=CONFLICTS)
+def reserve(body: ReservationIn, db: DB, actor: Reserver) -> ReservationList:
+    """Reserve every line or none (409 `insufficient_stock` names the short lines and what is available)."""
+    with db.write() as s:
+        made = reservations.reserve(
+            s, actor=actor, lines=[reservations.Line(x.location_id, x.sku, x.quantity) for x in body.lines],
+            owner_type=body.owner_type, owner_id=body.owner_id, reason=body.reason, expires_at=body.expires_at,
+            respect_safety_stock=body.respect_safety_stock)
+        return ReservationList(items=[_reservation(s, r) for r in made])
+
+
+@router.get("/inventory/reservations", response_model=ReservationList)
+def list_reservations(db: DB, _: Staff, owner_type: Annotated[str, Query(max_length=20)],
+                      owner_id: Annotated[str, Query(max_length=100)]) -> ReservationList:
+    """Reservations of one owner (an order, a cart, a transfer)."""
+    with db.read() as s:
+        return ReservationList(items=[_reservation(s, r) for r in
+                                      reservations.reservations_of(s, owner_type=owner_type, owner_id=owner_id)])
+
+
+@router.post("/inventory/reservations/{reservation_id}/release", response_model=ReservationOut, responses=CONFLICTS)
+def release(reservation_id: RowId, db: DB, actor: Reserver, body: ReleaseIn | None = None) -> ReservationOut:
+    """Give reserved units back."""
+    with db.write() as s:
+        return _reservation(s, reservations.release(s, actor=actor, reservation_id=reservation_id,
+                                                    reason=body.reason if body else None))
+
+
+@router.post("/inventory/reservations/{reservation_id}/consume", response_model=ReservationOut, responses=CONFLICTS)
+def consume(reservation_id: RowId, db: DB, actor: Mover) -> ReservationOut:
+    """Take reserved units out of stock (shipped, handed over), first-expired-first-out."""
+    with db.write() as s:
+        return _reservation(s, reservations.consume(s, actor=actor, reservation_id=reservation_id))
+
+
+@router.post("/inventory/expiry-sweep", response_model=SweepOut)
+def sweep(db: DB, actor: Operations, location_id: str | None = None) -> SweepOut:
+    """Mark lots past their expiry date (reported for write-off) and release lapsed holds."""
+    with db.write() as s:
+        marked = service.sweep_expired(s, actor=actor, location_id=location_id)
+        holds = reservations.release_expired_holds(s, actor=actor)
+        lots = [{"location_id": level.location_id, "sku": s.get(Product, level.product_id).sku,  # type: ignore
+                 "lot": lot.lot_code, "quantity": lot.quantity, "expiry_date": str(lot.expiry_date)}
+                for level, lot in marked]
+        return SweepOut(marked=len(marked), lots=lots, holds_released=holds)
+
+
+@router.get("/inventory/{location_id}/{sku}", response_model=LevelOut)
+def level(location_id: str, sku: str, db: DB, actor: Staff) -> LevelOut:
+    """One SKU at one location: on hand, reserved, expired, safety stock, available, lots (soonest expiry first)."""
+    with db.read() as s:
+        return _level(s, location_id, sku)
+
+
+@router.put("/inventory/{location_id}/{sku}/safety-stock", response_model=LevelOut)
+def safety_stock(location_id: str, sku: str, body: SafetyStockIn, db: DB, actor: Mover) -> LevelOut:
+    """Set the units kept back from online orders (null: the location's default)."""
+    with db.write() as s:
+        service.set_safety_stock(s, actor=actor, location_id=location_id, sku=sku, quantity=body.quantity)
+        return _level(s, location_id, sku)
+
+
+@router.get("/availability/{sku}", response_model=AvailabilityOut)
+def availability(sku: str, db: DB, _: Anyone, location: str | None = None,
+                 lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+                 lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
+                 radius_km: Annotated[float, Query(gt=0, le=20_000)] = 50) -> AvailabilityOut:
+    """What can be promised: at one location, near a point (nearest first), or network-wide."""
+    if (lat is None) != (lon is None):
+        raise Invalid("Give both lat and lon, or neither", field="lat" if lat is None else "lon",
+                      code="incomplete_point")
+    with db.read() as s:
+        found = atp.availability(s, sku=sku, location_id=location, lat=lat, lon=lon,
+                                 radius_km=radius_km if lat is not None else None)
+        now = utcnow()
+        items = [LocationAvailabilityOut(
+            location_id=a.location.id, name=a.location.name, type=a.location.type, available=a.available,
+            distance_km=None if a.distance_km is None else round(a.distance_km, 3), pickup_today=a.pickup_today,
+            open_now=is_open(a.location.opening_hours, a.location.timezone, now),
+            opening_hours=a.location.opening_hours) for a in found]
+        return AvailabilityOut(sku=sku, available=sum(i.available for i in items), locations=items)

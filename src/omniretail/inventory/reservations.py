@@ -1,0 +1,204 @@
+"""Reservations that never oversell: reserve all lines or none, release, consume first-expired-first-out.
+
+A line is reserved by one guarded UPDATE of its level row (the availability test and the
+increment in a single statement); lines are taken in (location, product) order so two
+multi-line reservations cannot deadlock. If the guard fails because a lot has passed its
+expiry date or a cart hold has run out without being swept yet, that level is swept and the
+line is tried once more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from omniretail.catalog.models import Product
+from omniretail.core.clock import utcnow
+from omniretail.core.errors import Conflict, Invalid, NotFound
+from omniretail.core.outbox import Event, emit
+from omniretail.core.security import Actor
+from omniretail.inventory import allocation
+from omniretail.inventory.errors import InsufficientStock
+from omniretail.inventory.levels import add_reserved, lock_level, lots_of, mark_expired_lots, refresh_next_expiry, view
+from omniretail.inventory.models import Reservation, StockLevel
+from omniretail.inventory.service import Cause, check_positive, ledger, resolve, stock_changed
+from omniretail.locations.models import Location
+
+OWNER_TYPES = ("order", "cart", "transfer", "pos", "manual")
+
+
+@dataclass(frozen=True)
+class Line:
+    location_id: str
+    sku: str
+    quantity: int
+
+
+def reserve(session: Session, *, actor: Actor, lines: list[Line], owner_type: str, owner_id: str,
+            reason: str | None = None, expires_at: datetime | None = None,
+            respect_safety_stock: bool = True) -> list[Reservation]:
+    """Reserve every line, or nothing (409 `insufficient_stock` naming the short lines)."""
+    if owner_type not in OWNER_TYPES:
+        raise Invalid(f"owner_type is one of {', '.join(OWNER_TYPES)}", field="owner_type", code="invalid_owner")
+    if not lines:
+        raise Invalid("Reserve at least one line", field="lines", code="empty_reservation")
+    now = utcnow()
+    if expires_at is not None and expires_at <= now:
+        raise Invalid("expires_at is in the past", field="expires_at", code="invalid_expiry")
+    resolved: list[tuple[int, Line, Location, Product]] = []
+    for i, line in enumerate(lines):
+        check_positive(line.quantity, f"lines.{i}.quantity")
+        location, product = resolve(session, line.location_id, line.sku, location_field=f"lines.{i}.location_id",
+                                    sku_field=f"lines.{i}.sku")
+        actor.require_location(location.id)
+        resolved.append((i, line, location, product))
+    merged: dict[tuple[str, int], int] = {}
+    for _, line, location, product in resolved:
+        merged[(location.id, product.id)] = merged.get((location.id, product.id), 0) + line.quantity
+    skus = {product.id: product.sku for _, _, _, product in resolved}
+    today = now.date()
+    short = []
+    for location_id, product_id in sorted(merged):
+        quantity = merged[(location_id, product_id)]
+        if add_reserved(session, location_id, product_id, quantity, today=today,
+                        respect_safety_stock=respect_safety_stock):
+            continue
+        level = lock_level(session, location_id, product_id)
+        _sweep_level(session, actor, level, skus[product_id], now)
+        if add_reserved(session, location_id, product_id, quantity, today=today,
+                        respect_safety_stock=respect_safety_stock):
+            continue
+        short.append({"location_id": location_id, "sku": skus[product_id], "requested": quantity,
+                      "available": available_now(session, level, respect_safety_stock)})
+    if short:
+        raise InsufficientStock(short)
+    created = []
+    for _, line, location, product in resolved:
+        reservation = Reservation(location_id=location.id, product_id=product.id, quantity=line.quantity,
+                                  status="active", owner_type=owner_type, owner_id=owner_id, reason=reason,
+                                  expires_at=expires_at, created_at=now, updated_at=now, actor=actor.name)
+        session.add(reservation)
+        created.append(reservation)
+    session.flush()
+    for reservation in created:
+        _event(session, "stock.reserved", reservation, skus[reservation.product_id])
+    return created
+
+
+def available_now(session: Session, level: StockLevel, respect_safety_stock: bool = True) -> int:
+    session.refresh(level)
+    safety = 0
+    if respect_safety_stock:
+        safety = level.safety_stock if level.safety_stock is not None else (
+            session.scalar(select(Location.safety_stock).where(Location.id == level.location_id)) or 0)
+    return allocation.available(on_hand=level.on_hand, reserved=level.reserved, expired=level.expired,
+                                safety_stock=safety)
+
+
+def _sweep_level(session: Session, actor: Actor, level: StockLevel, sku: str, now: datetime) -> int:
+    """Mark expired lots and release run-out holds of one level (the guard's second chance)."""
+    if level.next_expiry is not None and level.next_expiry < now.date():
+        mark_expired_lots(session, level, now.date())
+        stock_changed(session, level, sku, "expired")
+    holds = session.scalars(select(Reservation).where(
+        Reservation.location_id == level.location_id, Reservation.product_id == level.product_id,
+        Reservation.status == "active", Reservation.expires_at < now)).all()
+    for hold in holds:
+        _finish(session, hold, "expired", now)
+        level.reserved -= hold.quantity
+        _event(session, "stock.released", hold, sku)
+    session.flush()
+    return len(holds)
+
+
+def _finish(session: Session, reservation: Reservation, status: str, now: datetime) -> None:
+    reservation.status = status
+    reservation.updated_at = now
+
+
+def _active(session: Session, reservation_id: int) -> tuple[Reservation, StockLevel]:
+    """The reservation, with its level locked first, then checked to be active."""
+    reservation = session.get(Reservation, reservation_id)
+    if reservation is None:
+        raise NotFound(f"No reservation {reservation_id}", code="unknown_reservation")
+    level = lock_level(session, reservation.location_id, reservation.product_id)
+    session.refresh(reservation)
+    if reservation.status != "active":
+        raise Conflict(f"Reservation {reservation_id} is {reservation.status}", code="reservation_not_active",
+                       status=reservation.status)
+    return reservation, level
+
+
+def release(session: Session, *, actor: Actor, reservation_id: int, reason: str | None = None) -> Reservation:
+    """Give reserved units back to available stock."""
+    reservation, level = _active(session, reservation_id)
+    actor.require_location(reservation.location_id)
+    now = utcnow()
+    _finish(session, reservation, "released", now)
+    if reason:
+        reservation.reason = reason
+    level.reserved -= reservation.quantity
+    level.updated_at = now
+    _event(session, "stock.released", reservation, _sku(session, reservation.product_id))
+    return reservation
+
+
+def consume(session: Session, *, actor: Actor, reservation_id: int, cause: Cause | None = None) -> Reservation:
+    """Take reserved units out of stock (shipped or handed over), first-expired-first-out."""
+    reservation, level = _active(session, reservation_id)
+    actor.require_location(reservation.location_id)
+    now = utcnow()
+    lots = lots_of(session, level.location_id, level.product_id)
+    try:
+        taken = allocation.allocate_fefo([view(x) for x in lots], reservation.quantity, now.date())
+    except allocation.NotEnoughInLots as exc:
+        raise Conflict(f"Only {exc.found} of the {exc.wanted} reserved units are in lots that may still be sold; "
+                       "write off the expired units and re-source the rest", code="insufficient_sellable_stock",
+                       sellable=exc.found) from None
+    by_id = {x.id: x for x in lots}
+    for lot_view, quantity in taken:
+        lot = by_id[lot_view.id]
+        lot.quantity -= quantity
+        level.on_hand -= quantity
+        ledger(session, actor, level, lot, -quantity, "consume",
+               cause=cause or Cause(reservation.owner_type, reservation.owner_id))
+    level.reserved -= reservation.quantity
+    refresh_next_expiry(level, lots, now.date())
+    _finish(session, reservation, "consumed", now)
+    sku = _sku(session, reservation.product_id)
+    stock_changed(session, level, sku, "consume")
+    return reservation
+
+
+def release_expired_holds(session: Session, *, actor: Actor, now: datetime | None = None) -> int:
+    """Release every active reservation whose hold has run out; returns how many."""
+    now = now or utcnow()
+    due = session.execute(select(Reservation.location_id, Reservation.product_id).where(
+        Reservation.status == "active", Reservation.expires_at < now).distinct()).all()
+    released = 0
+    for location_id, product_id in sorted(due):
+        level = lock_level(session, location_id, product_id)
+        released += _sweep_level(session, actor, level, _sku(session, product_id), now)
+    return released
+
+
+def reservations_of(session: Session, *, owner_type: str, owner_id: str) -> list[Reservation]:
+    """Reservations of one owner (an order, a cart, a transfer)."""
+    return list(session.scalars(select(Reservation).where(Reservation.owner_type == owner_type,
+                                                          Reservation.owner_id == owner_id).order_by(Reservation.id)))
+
+
+def _sku(session: Session, product_id: int) -> str:
+    return session.scalar(select(Product.sku).where(Product.id == product_id)) or str(product_id)
+
+
+def _event(session: Session, type_: str, reservation: Reservation, sku: str) -> None:
+    emit(session, Event(type_, "reservation", str(reservation.id), {
+        "reservation_id": reservation.id, "location_id": reservation.location_id, "sku": sku,
+        "quantity": reservation.quantity, "owner_type": reservation.owner_type, "owner_id": reservation.owner_id,
+        "status": reservation.status}))
+
+
