@@ -149,7 +149,11 @@ def _lot_for_found_units(session: Session, product: Product, level: StockLevel, 
     if product.perishable:
         raise Invalid(f"{product.sku} is perishable: found units need the lot they belong to", field="lot",
                       code="lot_required")
-    created = StockLot(location_id=level.location_id, product_id=level.product_id, lot_code=f"FOUND{today:%Y%m%d}",
+    code = f"FOUND{today:%Y%m%d}"
+    reusable = next((x for x in lots if x.lot_code == code), None)
+    if reusable is not None:
+        return reusable
+    created = StockLot(location_id=level.location_id, product_id=level.product_id, lot_code=code,
                        quantity=0, expired=False, received_at=utcnow())
     session.add(created)
     session.flush()
