@@ -17,7 +17,8 @@ TODAY = date(2026, 11, 23)
 
 
 def lot(id_, quantity, expiry, expired=False):
-    return LotView(id=id_, lot_code=f"L{id_}", quantity=quantity, expiry_date=expiry, expired=expired, received_order=id_)
+    return LotView(id=id_, lot_code=f"L{id_}", quantity=quantity, expiry_date=expiry, expired=expired,
+                   received_order=id_)
 
 
 def test_a_lot_is_sellable_on_its_expiry_date_and_not_after():
