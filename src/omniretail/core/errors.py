@@ -22,15 +22,9 @@ class DomainError(Exception):
         self.extra = extra
 
     def problem(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "type": f"/problems/{self.code}",
-            "title": self.title,
-            "status": self.status,
-            "code": self.code,
-            "detail": self.detail,
-        }
-        body.update(self.extra)
-        return body
+        # Extra members never overwrite the standard ones.
+        return {**self.extra, "type": f"/problems/{self.code}", "title": self.title, "status": self.status,
+                "code": self.code, "detail": self.detail}
 
 
 class NotFound(DomainError):

@@ -61,3 +61,18 @@ class AuditEntry(Base):
     note: Mapped[str | None] = mapped_column(Text, default=None)
 
     __table_args__ = (Index("ix_audit_object", "object_type", "object_id", "id"),)
+
+
+class IdempotencyRecord(Base):
+    """The first answer to a request sent with an `Idempotency-Key`, replayed for repeats."""
+
+    __tablename__ = "idempotency_keys"
+
+    owner: Mapped[str] = mapped_column(String(200), primary_key=True, comment="the API key (or actor) that sent it")
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(500))
+    fingerprint: Mapped[str] = mapped_column(String(64), comment="SHA-256 of method, path and body")
+    status_code: Mapped[int] = mapped_column()
+    response: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

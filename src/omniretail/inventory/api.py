@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from omniretail.catalog.models import Product
 from omniretail.core.clock import utcnow
 from omniretail.core.deps import DB
 from omniretail.core.errors import Invalid
+from omniretail.core.idempotency import run_idempotent
+from omniretail.core.pagination import Cursor, Limit, cursor_int, decode_cursor, encode_cursor
 from omniretail.core.schemas import PROBLEM_RESPONSES, RowId, problem
 from omniretail.core.security import EVERYONE, Actor, Role, require
 from omniretail.inventory import atp, reservations, service
@@ -66,69 +68,85 @@ def _reservation(session: Session, r: Reservation) -> ReservationOut:
 
 
 @router.post("/inventory/receipts", response_model=ReceiptOut, status_code=201, responses=CONFLICTS)
-def receive(body: ReceiptIn, db: DB, actor: Mover) -> ReceiptOut:
-    """Receive units of a lot (expiry date required for perishables)."""
-    with db.write() as s:
+def receive(body: ReceiptIn, request: Request, db: DB, actor: Mover) -> Response:
+    """Receive units of a lot (expiry date required for perishables). Accepts `Idempotency-Key`."""
+    def use_case(s: Session) -> ReceiptOut:
         lot = service.receive(s, actor=actor, location_id=body.location_id, sku=body.sku, quantity=body.quantity,
                               lot=body.lot, production_date=body.production_date, expiry_date=body.expiry_date)
         level = _level(s, body.location_id, body.sku)
         return ReceiptOut(location_id=body.location_id, sku=body.sku, lot=_lot(lot, lot.expired),
                           on_hand=level.on_hand)
 
+    return run_idempotent(request, db, actor, body, 201, use_case)
+
 
 @router.post("/inventory/adjustments", response_model=LevelOut, status_code=201, responses=CONFLICTS)
-def adjust(body: AdjustmentIn, db: DB, actor: Mover) -> LevelOut:
-    """Change on-hand stock with a reason (damage, theft, found, expired write-off, count, correction)."""
-    with db.write() as s:
+def adjust(body: AdjustmentIn, request: Request, db: DB, actor: Mover) -> Response:
+    """Change on-hand stock with a reason (damage, theft, found, expired write-off, count, correction).
+    Accepts `Idempotency-Key`."""
+    def use_case(s: Session) -> LevelOut:
         service.adjust(s, actor=actor, location_id=body.location_id, sku=body.sku, quantity=body.quantity,
                        reason=body.reason, lot=body.lot)
         return _level(s, body.location_id, body.sku)
 
+    return run_idempotent(request, db, actor, body, 201, use_case)
+
 
 @router.post("/inventory/counts", response_model=CountOut, status_code=201, responses=CONFLICTS)
-def count(body: CountIn, db: DB, actor: Mover) -> CountOut:
-    """Record a cycle count: each line's variance is adjusted with reason `count`."""
-    with db.write() as s:
+def count(body: CountIn, request: Request, db: DB, actor: Mover) -> Response:
+    """Record a cycle count: each line's variance is adjusted with reason `count`. Accepts `Idempotency-Key`."""
+    def use_case(s: Session) -> CountOut:
         record, lines = service.count(s, actor=actor, location_id=body.location_id,
                                       lines=[(line.sku, line.counted, line.lot) for line in body.lines])
         return CountOut(id=record.id, location_id=record.location_id, at=record.at,
                         lines=[CountLineOut(sku=x.sku, lot=x.lot, expected=x.expected, counted=x.counted,
                                             variance=x.variance) for x in lines])
 
+    return run_idempotent(request, db, actor, body, 201, use_case)
+
 
 @router.post("/inventory/reservations", response_model=ReservationList, status_code=201, responses=CONFLICTS)
-def reserve(body: ReservationIn, db: DB, actor: Reserver) -> ReservationList:
-    """Reserve every line or none (409 `insufficient_stock` names the short lines and what is available)."""
-    with db.write() as s:
+def reserve(body: ReservationIn, request: Request, db: DB, actor: Reserver) -> Response:
+    """Reserve every line or none (409 `insufficient_stock` names the short lines and what is available).
+    Accepts `Idempotency-Key`."""
+    def use_case(s: Session) -> ReservationList:
         made = reservations.reserve(
             s, actor=actor, lines=[reservations.Line(x.location_id, x.sku, x.quantity) for x in body.lines],
             owner_type=body.owner_type, owner_id=body.owner_id, reason=body.reason, expires_at=body.expires_at,
             respect_safety_stock=body.respect_safety_stock)
         return ReservationList(items=[_reservation(s, r) for r in made])
 
+    return run_idempotent(request, db, actor, body, 201, use_case)
+
 
 @router.get("/inventory/reservations", response_model=ReservationList)
 def list_reservations(db: DB, _: Staff, owner_type: Annotated[str, Query(max_length=20)],
-                      owner_id: Annotated[str, Query(max_length=100)]) -> ReservationList:
-    """Reservations of one owner (an order, a cart, a transfer)."""
+                      owner_id: Annotated[str, Query(max_length=100)], limit: Limit = 50,
+                      cursor: Cursor = None) -> ReservationList:
+    """Reservations of one owner (an order, a cart, a transfer), oldest first."""
+    after = cursor_int(decode_cursor(cursor), "after")
     with db.read() as s:
-        return ReservationList(items=[_reservation(s, r) for r in
-                                      reservations.reservations_of(s, owner_type=owner_type, owner_id=owner_id)])
+        found = reservations.reservations_of(s, owner_type=owner_type, owner_id=owner_id, after_id=after,
+                                             limit=limit + 1)
+        more = len(found) > limit
+        return ReservationList(items=[_reservation(s, r) for r in found[:limit]],
+                               next_cursor=encode_cursor({"after": found[limit - 1].id}) if more else None)
 
 
 @router.post("/inventory/reservations/{reservation_id}/release", response_model=ReservationOut, responses=CONFLICTS)
-def release(reservation_id: RowId, db: DB, actor: Reserver, body: ReleaseIn | None = None) -> ReservationOut:
-    """Give reserved units back."""
-    with db.write() as s:
-        return _reservation(s, reservations.release(s, actor=actor, reservation_id=reservation_id,
-                                                    reason=body.reason if body else None))
+def release(reservation_id: RowId, request: Request, db: DB, actor: Reserver,
+            body: ReleaseIn | None = None) -> Response:
+    """Give reserved units back. Accepts `Idempotency-Key`."""
+    return run_idempotent(request, db, actor, body, 200, lambda s: _reservation(
+        s, reservations.release(s, actor=actor, reservation_id=reservation_id, reason=body.reason if body else None)))
 
 
 @router.post("/inventory/reservations/{reservation_id}/consume", response_model=ReservationOut, responses=CONFLICTS)
-def consume(reservation_id: RowId, db: DB, actor: Mover) -> ReservationOut:
-    """Take reserved units out of stock (shipped, handed over), first-expired-first-out."""
-    with db.write() as s:
-        return _reservation(s, reservations.consume(s, actor=actor, reservation_id=reservation_id))
+def consume(reservation_id: RowId, request: Request, db: DB, actor: Mover) -> Response:
+    """Take reserved units out of stock (shipped, handed over), first-expired-first-out.
+    Accepts `Idempotency-Key`."""
+    return run_idempotent(request, db, actor, None, 200, lambda s: _reservation(
+        s, reservations.consume(s, actor=actor, reservation_id=reservation_id)))
 
 
 @router.post("/inventory/expiry-sweep", response_model=SweepOut)

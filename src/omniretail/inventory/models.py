@@ -22,6 +22,7 @@ class StockLevel(Base):
     on_hand: Mapped[int] = mapped_column(Integer, default=0, comment="units physically here, all lots")
     reserved: Mapped[int] = mapped_column(Integer, default=0, comment="units promised by active reservations")
     expired: Mapped[int] = mapped_column(Integer, default=0, comment="units in lots marked expired")
+    inbound: Mapped[int] = mapped_column(Integer, default=0, comment="units in transit to here (not available)")
     safety_stock: Mapped[int | None] = mapped_column(Integer, default=None,
                                                      comment="kept back from online orders; NULL: location default")
     next_expiry: Mapped[date | None] = mapped_column(Date, default=None,
@@ -32,6 +33,7 @@ class StockLevel(Base):
         CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
         CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="reserved_within_on_hand"),
         CheckConstraint("expired >= 0 AND expired <= on_hand", name="expired_within_on_hand"),
+        CheckConstraint("inbound >= 0", name="inbound_not_negative"),
         CheckConstraint("safety_stock IS NULL OR safety_stock >= 0", name="safety_stock_not_negative"),
         Index("ix_stock_levels_product", "product_id", "location_id"),
     )
@@ -129,3 +131,55 @@ class StockCountLine(Base):
     variance: Mapped[int] = mapped_column(Integer)
     variance_value_minor: Mapped[int] = mapped_column(Integer, comment="variance × list price, minor units")
     currency: Mapped[str] = mapped_column(String(3))
+
+
+class Transfer(Base):
+    """Stock moving between two locations: requested → picked → in_transit → received (or cancelled)."""
+
+    __tablename__ = "transfers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_location_id: Mapped[str] = mapped_column(ForeignKey("locations.id"))
+    to_location_id: Mapped[str] = mapped_column(ForeignKey("locations.id"))
+    status: Mapped[str] = mapped_column(String(12), default="requested")
+    reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (
+        CheckConstraint("status IN ('requested', 'picked', 'in_transit', 'received', 'cancelled')",
+                        name="status_known"),
+        CheckConstraint("from_location_id <> to_location_id", name="two_locations"),
+        Index("ix_transfers_status", "status", "id"),
+    )
+
+
+class TransferLine(Base):
+    __tablename__ = "transfer_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("transfers.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    requested: Mapped[int] = mapped_column(Integer)
+    picked: Mapped[int] = mapped_column(Integer, default=0)
+    shipped: Mapped[int] = mapped_column(Integer, default=0)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    discrepancy: Mapped[int] = mapped_column(Integer, default=0, comment="shipped but never received (at close)")
+
+    __table_args__ = (CheckConstraint("requested > 0 AND picked <= requested AND shipped <= picked "
+                                      "AND received + discrepancy <= shipped", name="quantities_in_order"),)
+
+
+class TransferLot(Base):
+    """Which lots a transfer line carries, so they arrive with their codes and dates."""
+
+    __tablename__ = "transfer_lots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("transfer_lines.id", ondelete="CASCADE"), index=True)
+    lot_code: Mapped[str] = mapped_column(String(64))
+    production_date: Mapped[date | None] = mapped_column(Date, default=None)
+    expiry_date: Mapped[date | None] = mapped_column(Date, default=None)
+    quantity: Mapped[int] = mapped_column(Integer)
+    received: Mapped[int] = mapped_column(Integer, default=0)

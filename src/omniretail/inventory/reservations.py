@@ -128,7 +128,10 @@ def _active(session: Session, reservation_id: int) -> tuple[Reservation, StockLe
     session.refresh(reservation)
     if reservation.status != "active":
         raise Conflict(f"Reservation {reservation_id} is {reservation.status}", code="reservation_not_active",
-                       status=reservation.status)
+                       reservation_status=reservation.status)
+    if reservation.expires_at is not None and reservation.expires_at < utcnow():
+        raise Conflict(f"Reservation {reservation_id} was a hold that lapsed at {reservation.expires_at:%Y-%m-%d %H:%M}"
+                       " UTC", code="reservation_not_active", reservation_status="expired")
     return reservation, level
 
 
@@ -185,10 +188,12 @@ def release_expired_holds(session: Session, *, actor: Actor, now: datetime | Non
     return released
 
 
-def reservations_of(session: Session, *, owner_type: str, owner_id: str) -> list[Reservation]:
-    """Reservations of one owner (an order, a cart, a transfer)."""
-    return list(session.scalars(select(Reservation).where(Reservation.owner_type == owner_type,
-                                                          Reservation.owner_id == owner_id).order_by(Reservation.id)))
+def reservations_of(session: Session, *, owner_type: str, owner_id: str, after_id: int = 0,
+                    limit: int | None = None) -> list[Reservation]:
+    """Reservations of one owner (an order, a cart, a transfer), oldest first."""
+    query = select(Reservation).where(Reservation.owner_type == owner_type, Reservation.owner_id == owner_id,
+                                      Reservation.id > after_id).order_by(Reservation.id)
+    return list(session.scalars(query.limit(limit) if limit is not None else query))
 
 
 def _sku(session: Session, product_id: int) -> str:

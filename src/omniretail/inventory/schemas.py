@@ -130,6 +130,7 @@ class ReservationOut(BaseModel):
 
 class ReservationList(BaseModel):
     items: list[ReservationOut]
+    next_cursor: str | None = None
 
 
 class ReleaseIn(BaseModel):

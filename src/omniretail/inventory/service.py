@@ -86,6 +86,9 @@ def receive(session: Session, *, actor: Actor, location_id: str, sku: str, quant
     level = lock_level(session, location.id, product.id)
     lots = lots_of(session, location.id, product.id)
     existing = next((x for x in lots if x.lot_code == lot_code), None)
+    if existing is not None and (existing.expired or allocation.is_expired(existing.expiry_date, today)):
+        raise Invalid(f"Lot {lot_code} of {sku} here expired on {existing.expiry_date}; it takes no more units",
+                      field="lot", code="expired_on_receipt")
     if existing is not None and (existing.expiry_date, existing.production_date) != (expiry_date, production_date) \
             and (expiry_date is not None or production_date is not None):
         raise Conflict(f"Lot {lot_code} of {sku} here has other dates ({existing.production_date} / "
@@ -174,22 +177,33 @@ def _remove(session: Session, actor: Actor, level: StockLevel, lots: list[StockL
     if sum(x.quantity for x in chosen) < quantity:
         raise Conflict(f"Only {sum(x.quantity for x in chosen)} units are here to remove", code="not_enough_on_hand",
                        on_hand=level.on_hand)
-    if level.on_hand - quantity < level.reserved:
-        raise Conflict(f"{level.reserved} units are reserved; release reservations before removing more than "
-                       f"{level.on_hand - level.reserved}", code="stock_reserved", reserved=level.reserved)
-    remaining = quantity
+    plan, remaining = [], quantity
     for target in chosen:
         take = min(target.quantity, remaining)
-        if take == 0:
-            continue
+        if take:
+            plan.append((target, take))
+            remaining -= take
+    _refuse_if_reserved_units_go(level, lots, plan, today)
+    for target, take in plan:
         target.quantity -= take
         level.on_hand -= take
         if target.expired:
             level.expired -= take
         ledger(session, actor, level, target, -take, kind, reason, cause)
-        remaining -= take
-        if remaining == 0:
-            break
+
+
+def _refuse_if_reserved_units_go(level: StockLevel, lots: list[StockLot], plan: list[tuple[StockLot, int]],
+                                 today: date) -> None:
+    """Removing units may not leave reserved units without sellable stock behind them."""
+    def live(lot: StockLot) -> bool:
+        return not lot.expired and not allocation.is_expired(lot.expiry_date, today)
+
+    sellable_before = sum(lot.quantity for lot in lots if live(lot))
+    sellable_after = sellable_before - sum(take for lot, take in plan if live(lot))
+    on_hand_after = level.on_hand - sum(take for _, take in plan)
+    if on_hand_after < level.reserved or (sellable_after < level.reserved and sellable_after < sellable_before):
+        raise Conflict(f"{level.reserved} units are reserved and only {sellable_before} sellable units are here; "
+                       "release or re-source reservations first", code="stock_reserved", reserved=level.reserved)
 
 
 @dataclass(frozen=True)

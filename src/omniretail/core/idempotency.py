@@ -1,0 +1,85 @@
+"""`Idempotency-Key`: a retried or double-clicked request is carried out once.
+
+The same key with the same method, path and body answers the first result again (same
+status, same body, also when that result was a refusal); the same key with anything else is
+409 `idempotency_key_reused`. Keys belong to the API key that sent them. The record is
+written in the transaction of the change it describes, so a change and its key commit
+together; two requests racing with one key meet on the key's primary key and the loser
+answers the winner's result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from omniretail.core.clock import utcnow
+from omniretail.core.db import Database
+from omniretail.core.errors import PROBLEM_JSON, Conflict, DomainError, Invalid
+from omniretail.core.models import IdempotencyRecord
+from omniretail.core.security import Actor
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 200
+
+
+def _fingerprint(request: Request, body: BaseModel | None) -> str:
+    payload = body.model_dump_json() if body is not None else ""
+    return hashlib.sha256(f"{request.method} {request.url.path}?{request.url.query}\n{payload}".encode()).hexdigest()
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> JSONResponse:
+    if record.fingerprint != fingerprint:
+        raise Conflict("This Idempotency-Key was used for a different request", code="idempotency_key_reused")
+    media = PROBLEM_JSON if record.status_code >= 400 else "application/json"
+    return JSONResponse(record.response, status_code=record.status_code, media_type=media,
+                        headers={"Idempotent-Replayed": "true"})
+
+
+def run_idempotent(request: Request, db: Database, actor: Actor, body: BaseModel | None, status_code: int,
+                   use_case: Callable[[Session], BaseModel]) -> Any:
+    """Run `use_case` in one write transaction, at most once per Idempotency-Key."""
+    key = request.headers.get(HEADER)
+    if key is None:
+        with db.write() as session:
+            return JSONResponse(use_case(session).model_dump(mode="json"), status_code=status_code)
+    if not key.strip() or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise Invalid(f"{HEADER} is 1 to {MAX_KEY_LENGTH} printable characters", field=HEADER,
+                      code="invalid_idempotency_key")
+    owner = f"key:{actor.key_id}" if actor.key_id is not None else actor.name
+    fingerprint = _fingerprint(request, body)
+    with db.read() as session:
+        record = session.get(IdempotencyRecord, (owner, key))
+        if record is not None:
+            return _replay(record, fingerprint)
+
+    def remember(session: Session, status: int, response: dict[str, Any]) -> None:
+        session.add(IdempotencyRecord(owner=owner, key=key, method=request.method, path=request.url.path,
+                                      fingerprint=fingerprint, status_code=status, response=response,
+                                      created_at=utcnow()))
+
+    try:
+        try:
+            with db.write() as session:
+                result = use_case(session).model_dump(mode="json")
+                remember(session, status_code, result)
+            return JSONResponse(result, status_code=status_code)
+        except DomainError as refusal:
+            with db.write() as session:
+                remember(session, refusal.status, refusal.problem())
+            raise
+    except IntegrityError as exc:
+        if "idempotency_keys" not in str(exc.orig):
+            raise
+        with db.read() as session:
+            record = session.get(IdempotencyRecord, (owner, key))
+        if record is None:
+            raise
+        return _replay(record, fingerprint)
