@@ -13,6 +13,7 @@ from omniretail.core.db import Database
 from omniretail.core.http import install_error_handlers
 from omniretail.core.middleware import NulGuard
 from omniretail.inventory.api import router as inventory_router
+from omniretail.inventory.transfer_api import router as transfers_router
 from omniretail.keys.api import router as keys_router
 from omniretail.locations.api import router as locations_router
 from omniretail.system.api import router as system_router
@@ -34,8 +35,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db or Database(settings.database_url, echo=settings.sql_echo)
     install_error_handlers(app)
     app.add_middleware(NulGuard)
-    for router in (system_router, catalog_router, locations_router, inventory_router, channels_router, keys_router,
-                   pages_router):
+    for router in (system_router, catalog_router, locations_router, inventory_router, transfers_router, channels_router,
+                   keys_router, pages_router):
         app.include_router(router)
     return app
 

@@ -15,7 +15,7 @@ from omniretail.catalog.schemas import ProductIn
 from omniretail.core import clock
 from omniretail.core.errors import DomainError
 from omniretail.core.security import SYSTEM
-from omniretail.inventory import atp, reservations, service
+from omniretail.inventory import atp, reservations, service, transfers
 from omniretail.inventory.invariants import stock_violations
 from omniretail.locations import service as locations
 from omniretail.locations.schemas import LocationIn
@@ -57,7 +57,7 @@ def make_machine(db):  # type: ignore[no-untyped-def]
                     service.receive(s, actor=SYSTEM, location_id=self.locations[loc], sku=sku, quantity=quantity,
                                     lot=f"L{lot}-{days}", expiry_date=expiry)
             except DomainError as exc:
-                assert exc.code == "lot_dates_conflict", exc.code
+                assert exc.code in ("lot_dates_conflict", "expired_on_receipt"), exc.code
 
         @rule(target=reserved, loc=st.integers(0, 1), product=st.integers(0, 1), quantity=st.integers(1, 15),
               safety=st.booleans())
@@ -115,6 +115,39 @@ def make_machine(db):  # type: ignore[no-untyped-def]
                 assert lines[0].counted == counted
             except DomainError as exc:
                 assert exc.code in ("stock_reserved", "lot_required"), exc.code
+
+        @rule(loc=st.integers(0, 1), product=st.integers(0, 1), quantity=st.integers(1, 8),
+              picked=st.integers(0, 8), received=st.integers(0, 9), close=st.booleans())
+        def transfer(self, loc: int, product: int, quantity: int, picked: int, received: int, close: bool) -> None:
+            source, target, sku = self.locations[loc], self.locations[1 - loc], self.skus[product]
+            try:
+                with db.write() as s:
+                    transfer_id = transfers.request(s, actor=SYSTEM, from_location_id=source, to_location_id=target,
+                                                    lines=[(sku, quantity)]).id
+            except DomainError as exc:
+                assert exc.code == "insufficient_stock", exc.code
+                return
+            with db.write() as s:
+                transfers.pick(s, actor=SYSTEM, transfer_id=transfer_id, picked={sku: min(picked, quantity)})
+            self.invariant_now()
+            try:
+                with db.write() as s:
+                    transfers.ship(s, actor=SYSTEM, transfer_id=transfer_id)
+            except DomainError as exc:
+                assert exc.code == "insufficient_sellable_stock", exc.code
+                with db.write() as s:
+                    transfers.cancel(s, actor=SYSTEM, transfer_id=transfer_id)
+                return
+            self.invariant_now()
+            try:
+                with db.write() as s:
+                    transfers.receive(s, actor=SYSTEM, transfer_id=transfer_id, received={sku: received}, close=close)
+            except DomainError as exc:
+                assert exc.code == "more_than_shipped", exc.code
+
+        def invariant_now(self) -> None:
+            with db.read() as s:
+                assert stock_violations(s) == []
 
         @rule(days=st.integers(1, 15))
         def days_pass(self, days: int) -> None:

@@ -56,7 +56,7 @@ def _lot(lot: StockLot, expired: bool) -> LotOut:
 def _level(session: Session, location_id: str, sku: str) -> LevelOut:
     d = atp.level_detail(session, location_id=location_id, sku=sku)
     return LevelOut(location_id=d.location_id, sku=d.sku, on_hand=d.on_hand, reserved=d.reserved, expired=d.expired,
-                    safety_stock=d.safety_stock, available=d.available,
+                    inbound=d.inbound, safety_stock=d.safety_stock, available=d.available,
                     lots=[_lot(lot, expired) for lot, expired in d.lots])
 
 

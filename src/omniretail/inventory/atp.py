@@ -87,6 +87,7 @@ class LevelDetail:
     on_hand: int
     reserved: int
     expired: int
+    inbound: int
     safety_stock: int
     available: int
     lots: list[tuple[StockLot, bool]]
@@ -104,9 +105,9 @@ def level_detail(session: Session, *, location_id: str, sku: str) -> LevelDetail
                                                                       lot.expiry_date, lot.expired)))
     flagged = [(lot, lot.expired or allocation.is_expired(lot.expiry_date, today)) for lot in lots]
     if level is None:
-        return LevelDetail(location.id, sku, 0, 0, 0, location.safety_stock, 0, [])
+        return LevelDetail(location.id, sku, 0, 0, 0, 0, location.safety_stock, 0, [])
     safety = level.safety_stock if level.safety_stock is not None else location.safety_stock
     expired = sum(lot.quantity for lot, dead in flagged if dead)
-    return LevelDetail(location.id, sku, level.on_hand, level.reserved, expired, safety,
+    return LevelDetail(location.id, sku, level.on_hand, level.reserved, expired, level.inbound, safety,
                        allocation.available(on_hand=level.on_hand, reserved=level.reserved, expired=expired,
                                             safety_stock=safety), flagged)

@@ -23,7 +23,7 @@ from omniretail.core.security import Actor
 from omniretail.inventory import allocation
 from omniretail.inventory.errors import InsufficientStock
 from omniretail.inventory.levels import add_reserved, lock_level, lots_of, mark_expired_lots, refresh_next_expiry, view
-from omniretail.inventory.models import Reservation, StockLevel
+from omniretail.inventory.models import Reservation, StockLevel, StockLot
 from omniretail.inventory.service import Cause, check_positive, ledger, resolve, stock_changed
 from omniretail.locations.models import Location
 
@@ -151,6 +151,13 @@ def release(session: Session, *, actor: Actor, reservation_id: int, reason: str 
 
 def consume(session: Session, *, actor: Actor, reservation_id: int, cause: Cause | None = None) -> Reservation:
     """Take reserved units out of stock (shipped or handed over), first-expired-first-out."""
+    reservation, _ = take(session, actor=actor, reservation_id=reservation_id, cause=cause, kind="consume")
+    return reservation
+
+
+def take(session: Session, *, actor: Actor, reservation_id: int, cause: Cause | None, kind: str
+         ) -> tuple[Reservation, list[tuple[StockLot, int]]]:
+    """Consume a reservation first-expired-first-out; return the lots and units taken."""
     reservation, level = _active(session, reservation_id)
     actor.require_location(reservation.location_id)
     now = utcnow()
@@ -162,17 +169,31 @@ def consume(session: Session, *, actor: Actor, reservation_id: int, cause: Cause
                        "write off the expired units and re-source the rest", code="insufficient_sellable_stock",
                        sellable=exc.found) from None
     by_id = {x.id: x for x in lots}
+    result = []
     for lot_view, quantity in taken:
         lot = by_id[lot_view.id]
         lot.quantity -= quantity
         level.on_hand -= quantity
-        ledger(session, actor, level, lot, -quantity, "consume",
+        ledger(session, actor, level, lot, -quantity, kind,
                cause=cause or Cause(reservation.owner_type, reservation.owner_id))
+        result.append((lot, quantity))
     level.reserved -= reservation.quantity
     refresh_next_expiry(level, lots, now.date())
     _finish(session, reservation, "consumed", now)
-    sku = _sku(session, reservation.product_id)
-    stock_changed(session, level, sku, "consume")
+    stock_changed(session, level, _sku(session, reservation.product_id), kind)
+    return reservation, result
+
+
+def shrink(session: Session, *, actor: Actor, reservation_id: int, quantity: int) -> Reservation:
+    """Reserve fewer units than before (a short pick); the difference becomes available again."""
+    reservation, level = _active(session, reservation_id)
+    if not 0 < quantity <= reservation.quantity:
+        raise Invalid(f"A reservation of {reservation.quantity} can shrink to 1..{reservation.quantity} units",
+                      field="quantity", code="invalid_quantity")
+    level.reserved -= reservation.quantity - quantity
+    level.updated_at = utcnow()
+    reservation.quantity = quantity
+    reservation.updated_at = utcnow()
     return reservation
 
 

@@ -85,6 +85,7 @@ class LevelOut(BaseModel):
     on_hand: int
     reserved: int
     expired: int
+    inbound: int = Field(description="Units in transit to here: visible, not available")
     safety_stock: int
     available: int
     lots: list[LotOut]
@@ -162,3 +163,53 @@ class SweepOut(BaseModel):
     holds_released: int
 
 
+
+
+class TransferLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: str = Field(max_length=64)
+    quantity: int = Field(le=MAX_QUANTITY)
+
+
+class TransferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    from_location_id: str = Field(max_length=64)
+    to_location_id: str = Field(max_length=64)
+    lines: list[TransferLineIn] = Field(max_length=500)
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class TransferStepIn(BaseModel):
+    """Quantities per SKU for a pick or a receipt; left out: everything outstanding."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lines: list[TransferLineIn] | None = None
+    close: bool = Field(default=False, description="Receipt only: end the transfer; what is missing is recorded")
+
+
+class TransferLineOut(BaseModel):
+    sku: str
+    requested: int
+    picked: int
+    shipped: int
+    received: int
+    discrepancy: int
+
+
+class TransferOut(BaseModel):
+    id: int
+    from_location_id: str
+    to_location_id: str
+    status: str
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    lines: list[TransferLineOut]
+
+
+class TransferList(BaseModel):
+    items: list[TransferOut]
+    next_cursor: str | None = None

@@ -93,18 +93,32 @@ def receive(session: Session, *, actor: Actor, location_id: str, sku: str, quant
             and (expiry_date is not None or production_date is not None):
         raise Conflict(f"Lot {lot_code} of {sku} here has other dates ({existing.production_date} / "
                        f"{existing.expiry_date})", code="lot_dates_conflict")
+    return put_away(session, actor=actor, level=level, lots=lots, sku=sku, lot_code=lot_code, quantity=quantity,
+                    production_date=production_date, expiry_date=expiry_date, kind="receipt", cause=cause,
+                    today=today, existing=existing)
+
+
+def put_away(session: Session, *, actor: Actor, level: StockLevel, lots: list[StockLot], sku: str, lot_code: str,
+             quantity: int, production_date: date | None, expiry_date: date | None, kind: str, cause: Cause,
+             today: date, existing: StockLot | None = None) -> StockLot:
+    """Add units to a lot of a locked level (made if new); units of a lot already past expiry count as expired."""
     if existing is None:
-        existing = StockLot(location_id=location.id, product_id=product.id, lot_code=lot_code, quantity=0,
-                            production_date=production_date, expiry_date=expiry_date, expired=False,
+        existing = StockLot(location_id=level.location_id, product_id=level.product_id, lot_code=lot_code,
+                            quantity=0, production_date=production_date, expiry_date=expiry_date, expired=False,
                             received_at=utcnow())
         session.add(existing)
         session.flush()
         lots.append(existing)
+    if not existing.expired and allocation.is_expired(existing.expiry_date, today):
+        existing.expired = True
+        level.expired += existing.quantity
     existing.quantity += quantity
     level.on_hand += quantity
+    if existing.expired:
+        level.expired += quantity
     refresh_next_expiry(level, lots, today)
-    ledger(session, actor, level, existing, quantity, "receipt", cause=cause)
-    stock_changed(session, level, sku, "receipt")
+    ledger(session, actor, level, existing, quantity, kind, cause=cause)
+    stock_changed(session, level, sku, kind)
     return existing
 
 
