@@ -250,7 +250,8 @@ def test_the_level_answers_exact_totals_and_lots_soonest_expiry_first(
     reserved(client, admin, [("store-b", "MILK-1", 2)])
 
     assert level(client, admin, "store-b", "MILK-1") == {
-        "location_id": "store-b", "sku": "MILK-1", "on_hand": 12, "reserved": 2, "expired": 0, "inbound": 0, "safety_stock": 2,
+        "location_id": "store-b", "sku": "MILK-1", "on_hand": 12, "reserved": 2, "expired": 0, "inbound": 0,
+        "safety_stock": 2,
         "available": 8, "lots": [
             {"lot": "L-SOON", "quantity": 4, "production_date": day(-1), "expiry_date": day(10), "expired": False},
             {"lot": "L-MID", "quantity": 5, "production_date": None, "expiry_date": day(20), "expired": False},
@@ -288,7 +289,8 @@ def test_a_lot_past_its_expiry_is_flagged_expired_and_not_available(
 def test_a_known_sku_never_stocked_at_a_location_has_an_empty_level(
         client: TestClient, admin: dict[str, str], shop: None) -> None:
     assert level(client, admin, "store-b", "SOAP-1") == {
-        "location_id": "store-b", "sku": "SOAP-1", "on_hand": 0, "reserved": 0, "expired": 0, "inbound": 0, "safety_stock": 2,
+        "location_id": "store-b", "sku": "SOAP-1", "on_hand": 0, "reserved": 0, "expired": 0, "inbound": 0,
+        "safety_stock": 2,
         "available": 0, "lots": []}
 
 
