@@ -28,6 +28,7 @@ out = Console()
 class Kind(StrEnum):
     products = "products"
     locations = "locations"
+    stock = "stock"
 
 
 def _database(settings: Settings | None = None) -> Database:
@@ -189,6 +190,10 @@ def _import_spec(kind: Kind, settings: Settings):  # type: ignore[no-untyped-def
         from omniretail.catalog.importer import ProductImport
 
         return ProductImport(actor=cli_actor(), default_currency=settings.default_currency)
+    if kind is Kind.stock:
+        from omniretail.inventory.importer import StockImport
+
+        return StockImport(actor=cli_actor())
     from omniretail.locations.importer import LocationImport
 
     return LocationImport(actor=cli_actor())
@@ -197,11 +202,13 @@ def _import_spec(kind: Kind, settings: Settings):  # type: ignore[no-untyped-def
 @app.command()
 def export(kind: Kind,
            output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default stdout)")] = None) -> None:
-    """Write every product or location as CSV (the format `import` reads)."""
+    """Write every product, location or stock lot as CSV (the format `import` reads)."""
     from omniretail.core.csvio import write_csv
 
     if kind is Kind.products:
         from omniretail.catalog.importer import COLUMNS, export_rows
+    elif kind is Kind.stock:
+        from omniretail.inventory.importer import COLUMNS, export_rows  # type: ignore[assignment]
     else:
         from omniretail.locations.importer import COLUMNS, export_rows  # type: ignore[assignment]
     with _database().read() as s:

@@ -137,7 +137,37 @@ def test_demo_builds_a_realistic_retailer_and_prints_url_and_key(tmp_path):
     assert KEY.match(re.search(r"Admin key: (\S+)", result.stdout).group(1))
     assert "24 stores in real cities, 2 warehouses, 2 hubs" in result.stderr
     assert "1500 products" in result.stderr
+    assert "SKU assortments received in lots" in result.stderr
     check = cli("check", url=f"sqlite:///{database}")
     assert check.returncode == 0, check.stdout
     again = cli("demo", "--no-serve", "--database", str(database), url="sqlite:///unused.db", cwd=tmp_path)
     assert "reusing the demo data" in again.stderr
+
+
+def test_stock_export_imports_back_unchanged_and_bad_rows_are_reported(db, tmp_path):
+    setup = tmp_path / "setup.csv"
+    setup.write_text("sku,name,price,perishable\nMILK,Milk,1.00,true\nSOAP,Soap,2.00,false\n")
+    cli("import", "products", str(setup), url=db.url)
+    places = tmp_path / "places.csv"
+    places.write_text("id,name,type,lat,lon\ns1,Store,store,52.5,13.4\n")
+    cli("import", "locations", str(places), url=db.url)
+    stock = tmp_path / "stock.csv"
+    stock.write_text("location_id,sku,lot,quantity,production_date,expiry_date\n"
+                     "s1,MILK,M1,12,2026-11-01,2099-12-31\n"
+                     "s1,SOAP,S1,30,,\n"
+                     "s1,MILK,M2,5,,\n"
+                     "s1,NOPE,X,1,,\n"
+                     "s1,SOAP,S2,-4,,\n")
+    result = cli("import", "stock", str(stock), url=db.url)
+    assert result.returncode == 1
+    assert [line.split(": ")[0] for line in result.stderr.splitlines() if line.startswith(str(stock))] == [
+        f"{stock}:4", f"{stock}:5", f"{stock}:6"]
+    assert "2 created" in result.stdout
+    exported = cli("export", "stock", url=db.url)
+    assert exported.stdout.splitlines() == ["location_id,sku,lot,quantity,production_date,expiry_date",
+                                            "s1,MILK,M1,12,2026-11-01,2099-12-31", "s1,SOAP,S1,30,,"]
+    again = tmp_path / "again.csv"
+    again.write_text(exported.stdout.replace("s1,SOAP,S1,30", "s1,SOAP,S1,25"))
+    result = cli("import", "stock", str(again), url=db.url)
+    assert "0 created, 1 updated, 1 unchanged, 0 refused" in result.stdout
+    assert cli("check", url=db.url).returncode == 0

@@ -19,6 +19,7 @@ from omniretail.core.db import Database
 from omniretail.core.security import SYSTEM, Role
 from omniretail.demo.locations import demo_locations
 from omniretail.demo.products import generate_products
+from omniretail.demo.stock import build_stock
 from omniretail.keys import service as keys
 from omniretail.locations import service as locations
 from omniretail.locations.schemas import LocationIn
@@ -83,3 +84,5 @@ def build_demo(db: Database, *, products: int, console: Console, currency: str =
                 curated += 1
     console.print(f"{len(generated)} products ({sum(p.perishable for p in generated)} perishable, "
                   f"{sum(p.is_gift for p in generated)} gifts), {curated} with curated alternatives")
+    receipts = build_stock(db, console=console)
+    console.print(f"stock: {receipts} SKU assortments received in lots, some near or past expiry")
