@@ -134,3 +134,29 @@ def test_a_count_below_what_is_reserved_is_refused_whole(shop):
         service.count(s, actor=SYSTEM, location_id="s1", lines=[("SOAP", 5, None)])
     assert info.value.code == "stock_reserved"
     assert detail(shop, "SOAP").on_hand == 10
+
+
+@pytest.mark.parametrize("policy", ["flag", "hide"])
+def test_a_gift_at_its_minimum_stock_runs_out_once_and_is_flagged_or_hidden(shop, policy):
+    from sqlalchemy import select
+
+    from omniretail.core.models import OutboxEvent
+
+    with shop.write() as s:
+        catalog.create_product(s, actor=SYSTEM, default_currency="EUR", data=ProductIn(
+            sku="TOTE", name="Gift tote bag", price={"amount": "0.00"}, is_gift=True, gift_min_stock=3,
+            gift_low_policy=policy))
+    receive(shop, "TOTE", 6, "G1")
+    with shop.read() as s:
+        assert [a.running_out for a in atp.availability(s, sku="TOTE")] == [False]
+    reserve(shop, "TOTE", 2)  # 6 - 2 reserved - 1 safety stock = 3 available: at the minimum
+    with shop.write() as s:
+        service.adjust(s, actor=SYSTEM, location_id="s1", sku="TOTE", quantity=-1, reason="damage")
+    with shop.read() as s:
+        listed = atp.availability(s, sku="TOTE")
+        low_events = s.scalars(select(OutboxEvent).where(OutboxEvent.type == "stock.low")).all()
+    assert [(e.object_id, e.data["policy"]) for e in low_events] == [("s1:TOTE", policy)]
+    assert [(a.location.id, a.running_out) for a in listed] == ([("s1", True)] if policy == "flag" else [])
+    receive(shop, "TOTE", 10, "G1")
+    with shop.read() as s:
+        assert [a.running_out for a in atp.availability(s, sku="TOTE")] == [False]

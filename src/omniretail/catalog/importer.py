@@ -25,7 +25,7 @@ from omniretail.core.security import Actor
 
 IMPORT_NOTE = "CSV import"
 COLUMNS = ("sku", "ean", "name", "brand", "category", "family", "price", "currency", "rating", "rating_count",
-           "is_gift", "perishable", "image_urls", "attributes")
+           "is_gift", "perishable", "image_urls", "attributes", "gift_min_stock", "gift_low_policy")
 
 
 @dataclass
@@ -61,7 +61,8 @@ class ProductImport:
             "is_gift": parse_bool(row.get("is_gift", ""), column="is_gift"),
             "perishable": parse_bool(row.get("perishable", ""), column="perishable"),
             "image_urls": row.get("image_urls", "").replace("|", " ").split(),
-            "attributes": attributes,
+            "attributes": attributes, "gift_min_stock": optional(row.get("gift_min_stock", "")),
+            "gift_low_policy": row.get("gift_low_policy") or "flag",
         })
         fields = product_fields(data, self.default_currency)
         return ParsedProduct(sku=data.sku, fields=fields)
@@ -159,5 +160,7 @@ def export_rows(session: Session, *, batch: int = 2000) -> Iterator[dict[str, An
                 "is_gift": str(p.is_gift).lower(), "perishable": str(p.perishable).lower(),
                 "image_urls": " ".join(p.image_urls or []),
                 "attributes": json.dumps(p.attributes, ensure_ascii=False) if p.attributes else "",
+                "gift_min_stock": "" if p.gift_min_stock is None else p.gift_min_stock,
+                "gift_low_policy": p.gift_low_policy,
             }
         last = products[-1].id

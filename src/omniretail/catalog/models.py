@@ -31,6 +31,10 @@ class Product(Base):
     rating_count: Mapped[int] = mapped_column(Integer, default=0)
     image_urls: Mapped[list[Any]] = mapped_column(default=list)
     is_gift: Mapped[bool] = mapped_column(Boolean, default=False)
+    gift_min_stock: Mapped[int | None] = mapped_column(Integer, default=None,
+                                                       comment="gift: at or below this many units a location runs out")
+    gift_low_policy: Mapped[str] = mapped_column(String(8), default="flag",
+                                                 comment="gift running out: flag it, or hide it from channels")
     perishable: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
@@ -29,6 +29,10 @@ class ProductIn(BaseModel):
     image_urls: list[AnyHttpUrl] = Field(default_factory=list, max_length=20)
     is_gift: bool = False
     perishable: bool = False
+    gift_min_stock: int | None = Field(default=None, ge=0, le=MAX_COUNT,
+                                       description="Gifts: at or below this many units a location is running out")
+    gift_low_policy: Literal["flag", "hide"] = Field(default="flag", description="Gifts running out: `flag` them "
+                                                     "as running out on every channel, or `hide` them")
 
 
 class ProductPatch(BaseModel):
@@ -48,6 +52,8 @@ class ProductPatch(BaseModel):
     image_urls: list[AnyHttpUrl] | None = Field(default=None, max_length=20)
     is_gift: bool | None = None
     perishable: bool | None = None
+    gift_min_stock: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    gift_low_policy: Literal["flag", "hide"] | None = None
     active: bool | None = None
 
 
@@ -65,6 +71,8 @@ class ProductOut(BaseModel):
     image_urls: list[str]
     is_gift: bool
     perishable: bool
+    gift_min_stock: int | None = None
+    gift_low_policy: str = "flag"
     active: bool
     created_at: datetime
     updated_at: datetime
@@ -78,6 +86,7 @@ class ProductOut(BaseModel):
                                                currency=product.currency),
             attributes=product.attributes or {}, rating=product.rating, rating_count=product.rating_count,
             image_urls=list(product.image_urls or []), is_gift=product.is_gift, perishable=product.perishable,
+            gift_min_stock=product.gift_min_stock, gift_low_policy=product.gift_low_policy,
             active=product.active, created_at=product.created_at, updated_at=product.updated_at, variants=variants,
         )
 

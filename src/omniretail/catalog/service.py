@@ -47,7 +47,8 @@ def product_fields(data: ProductIn, default_currency: str) -> dict[str, Any]:
         ean=ean, gtin14=gtin, name=data.name.strip(), brand=data.brand, category=data.category,
         family=data.family, price_minor=minor, currency=currency, attributes=dict(data.attributes),
         rating=data.rating, rating_count=data.rating_count, image_urls=[str(u) for u in data.image_urls],
-        is_gift=data.is_gift, perishable=data.perishable,
+        is_gift=data.is_gift, perishable=data.perishable, gift_min_stock=data.gift_min_stock,
+        gift_low_policy=data.gift_low_policy,
     )
 
 
@@ -79,8 +80,9 @@ def create_product(session: Session, *, actor: Actor, data: ProductIn, default_c
 
 
 _PLAIN_FIELDS = frozenset({"name", "brand", "category", "family", "attributes", "rating", "rating_count",
-                           "is_gift", "perishable", "active"})
-_REQUIRED_FIELDS = frozenset({"name", "attributes", "rating_count", "is_gift", "perishable", "active"})
+                           "is_gift", "perishable", "active", "gift_min_stock", "gift_low_policy"})
+_REQUIRED_FIELDS = frozenset({"name", "attributes", "rating_count", "is_gift", "perishable", "active",
+                              "gift_low_policy"})
 
 
 def update_product(session: Session, *, actor: Actor, sku: str, patch: ProductPatch,

@@ -134,7 +134,9 @@ class GeneratedProduct:
                 "category": self.category, "family": self.family or "", "price": self.price, "currency": currency,
                 "rating": "" if self.rating is None else self.rating, "rating_count": self.rating_count,
                 "is_gift": str(self.is_gift).lower(), "perishable": str(self.perishable).lower(),
-                "image_urls": " ".join(self.image_urls), "attributes": json.dumps(self.attributes)}
+                "image_urls": " ".join(self.image_urls), "attributes": json.dumps(self.attributes),
+                "gift_min_stock": 5 if self.is_gift else "",
+                "gift_low_policy": ("hide" if self.sku.endswith(("2", "4")) else "flag") if self.is_gift else "flag"}
 
 
 def _ean(rng: random.Random, used: set[str]) -> str:

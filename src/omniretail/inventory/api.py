@@ -192,6 +192,7 @@ def availability(sku: str, db: DB, _: Anyone, location: str | None = None,
         items = [LocationAvailabilityOut(
             location_id=a.location.id, name=a.location.name, type=a.location.type, available=a.available,
             distance_km=None if a.distance_km is None else round(a.distance_km, 3), pickup_today=a.pickup_today,
+            running_out=a.running_out,
             open_now=is_open(a.location.opening_hours, a.location.timezone, now),
             opening_hours=a.location.opening_hours) for a in found]
         return AvailabilityOut(sku=sku, available=sum(i.available for i in items), locations=items)

@@ -25,6 +25,7 @@ class LocationAvailability:
     available: int
     distance_km: float | None
     pickup_today: bool
+    running_out: bool = False
 
 
 def _unmarked_expired(session: Session, product_id: int, location_ids: list[str], today: date) -> dict[str, int]:
@@ -71,8 +72,11 @@ def availability(session: Session, *, sku: str, location_id: str | None = None, 
         available = allocation.available(on_hand=level.on_hand, reserved=level.reserved,
                                          expired=level.expired + unmarked.get(level.location_id, 0),
                                          safety_stock=safety)
+        running_out = product.is_gift and product.gift_min_stock is not None and available <= product.gift_min_stock
+        if running_out and product.gift_low_policy == "hide":
+            continue
         result.append(LocationAvailability(location, level.on_hand, level.reserved, available, distance,
-                                           can_pick_up_today(location, available, now)))
+                                           can_pick_up_today(location, available, now), running_out))
     if lat is not None:
         result.sort(key=lambda a: (a.distance_km, a.location.id))
     else:

@@ -27,6 +27,7 @@ class StockLevel(Base):
                                                      comment="kept back from online orders; NULL: location default")
     next_expiry: Mapped[date | None] = mapped_column(Date, default=None,
                                                      comment="earliest expiry among sellable lots with units")
+    low: Mapped[bool] = mapped_column(default=False, comment="a gift at or below its minimum stock here")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (

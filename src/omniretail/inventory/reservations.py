@@ -24,7 +24,7 @@ from omniretail.inventory import allocation
 from omniretail.inventory.errors import InsufficientStock
 from omniretail.inventory.levels import add_reserved, lock_level, lots_of, mark_expired_lots, refresh_next_expiry, view
 from omniretail.inventory.models import Reservation, StockLevel, StockLot
-from omniretail.inventory.service import Cause, check_positive, ledger, resolve, stock_changed
+from omniretail.inventory.service import Cause, check_positive, ledger, resolve, stock_changed, watch_gift
 from omniretail.locations.models import Location
 
 OWNER_TYPES = ("order", "cart", "transfer", "pos", "manual")
@@ -85,6 +85,10 @@ def reserve(session: Session, *, actor: Actor, lines: list[Line], owner_type: st
     session.flush()
     for reservation in created:
         _event(session, "stock.reserved", reservation, skus[reservation.product_id])
+    for (location_id, product_id), _ in sorted(merged.items()):
+        product = next(p for _, _, _, p in resolved if p.id == product_id)
+        if product.is_gift and product.gift_min_stock is not None:
+            watch_gift(session, lock_level(session, location_id, product_id), product)
     return created
 
 

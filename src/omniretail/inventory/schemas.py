@@ -147,6 +147,7 @@ class LocationAvailabilityOut(BaseModel):
     available: int
     distance_km: float | None = None
     pickup_today: bool
+    running_out: bool = Field(default=False, description="A gift at or below its minimum stock here")
     open_now: bool
     opening_hours: dict[str, list[list[str]]]
 

@@ -55,10 +55,30 @@ def ledger(session: Session, actor: Actor, level: StockLevel, lot: StockLot | No
 
 
 def stock_changed(session: Session, level: StockLevel, sku: str, cause: str) -> None:
+    available = allocation.available(on_hand=level.on_hand, reserved=level.reserved, expired=level.expired)
     emit(session, Event("stock.changed", "stock", f"{level.location_id}:{sku}", {
         "location_id": level.location_id, "sku": sku, "on_hand": level.on_hand, "reserved": level.reserved,
-        "expired": level.expired, "available": allocation.available(
-            on_hand=level.on_hand, reserved=level.reserved, expired=level.expired), "cause": cause}))
+        "expired": level.expired, "available": available, "cause": cause}))
+    watch_gift(session, level, session.get(Product, level.product_id))
+
+
+def watch_gift(session: Session, level: StockLevel, product: Product | None) -> None:
+    """A gift at or below its minimum stock at a location is running out: `stock.low` fires once on the way down."""
+    if product is None or not product.is_gift or product.gift_min_stock is None:
+        return
+    safety = level.safety_stock
+    if safety is None:
+        location = session.get(Location, level.location_id)
+        safety = location.safety_stock if location is not None else 0
+    # The same figure channels see (available-to-promise), so the event and the flag agree.
+    available = allocation.available(on_hand=level.on_hand, reserved=level.reserved, expired=level.expired,
+                                     safety_stock=safety)
+    low = available <= product.gift_min_stock
+    if low and not level.low:
+        emit(session, Event("stock.low", "stock", f"{level.location_id}:{product.sku}", {
+            "location_id": level.location_id, "sku": product.sku, "available": available,
+            "min_stock": product.gift_min_stock, "policy": product.gift_low_policy}))
+    level.low = low
 
 
 def check_positive(quantity: int, field: str = "quantity") -> None:

@@ -1,4 +1,4 @@
-"""inventory: levels, lots, reservations, ledger, counts, transfers; idempotency keys
+"""inventory: levels, lots, reservations, ledger, counts, transfers, gifts; idempotency keys
 
 Revision ID: 0002
 Revises: 0001
@@ -124,6 +124,7 @@ def upgrade() -> None:
     sa.Column('inbound', sa.Integer(), nullable=False, comment='units in transit to here (not available)'),
     sa.Column('safety_stock', sa.Integer(), nullable=True, comment='kept back from online orders; NULL: location default'),
     sa.Column('next_expiry', sa.Date(), nullable=True, comment='earliest expiry among sellable lots with units'),
+    sa.Column('low', sa.Boolean(), nullable=False, comment='a gift at or below its minimum stock here'),
     sa.Column('updated_at', omniretail.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('expired >= 0 AND expired <= on_hand', name=op.f('ck_stock_levels_expired_within_on_hand')),
     sa.CheckConstraint('inbound >= 0', name=op.f('ck_stock_levels_inbound_not_negative')),
@@ -190,9 +191,18 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('safety_stock', sa.Integer(), nullable=False, server_default='0',
                                       comment='units of each SKU kept back from online orders'))
 
+    with op.batch_alter_table('products', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('gift_min_stock', sa.Integer(), nullable=True, comment='gift: at or below this many units a location runs out'))
+        batch_op.add_column(sa.Column('gift_low_policy', sa.String(length=8), nullable=False, server_default='flag',
+                                      comment='gift running out: flag it, or hide it from channels'))
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('products', schema=None) as batch_op:
+        batch_op.drop_column('gift_low_policy')
+        batch_op.drop_column('gift_min_stock')
+
     with op.batch_alter_table('locations', schema=None) as batch_op:
         batch_op.drop_column('safety_stock')
 
