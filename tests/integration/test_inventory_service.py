@@ -160,3 +160,21 @@ def test_a_gift_at_its_minimum_stock_runs_out_once_and_is_flagged_or_hidden(shop
     receive(shop, "TOTE", 10, "G1")
     with shop.read() as s:
         assert [a.running_out for a in atp.availability(s, sku="TOTE")] == [False]
+
+
+def test_the_accuracy_report_uses_each_sku_s_latest_count_and_values_variances(shop):
+    from omniretail.inventory.accuracy import accuracy_report
+
+    receive(shop, "SOAP", 10, "X")
+    receive(shop, "MILK", 5, "A", days=9)
+    with shop.write() as s:
+        service.count(s, actor=SYSTEM, location_id="s1", lines=[("SOAP", 7, None), ("MILK", 5, None)])
+    with shop.write() as s:
+        service.count(s, actor=SYSTEM, location_id="s1", lines=[("SOAP", 8, None)])
+    with shop.read() as s:
+        exact = accuracy_report(s, location_id="s1")
+        loose = accuracy_report(s, location_id="s1", tolerance_units=1)
+    assert (exact.counts, exact.skus_counted, exact.skus_within_tolerance, exact.accuracy) == (2, 2, 1, 0.5)
+    assert (exact.units_over, exact.units_short, exact.variance_value_minor) == (1, 0, 200)
+    assert exact.worst == [("SOAP", 1, 200)] and exact.currency == "EUR"
+    assert loose.accuracy == 1.0

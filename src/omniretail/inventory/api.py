@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
 from omniretail.catalog.models import Product
@@ -10,12 +11,15 @@ from omniretail.core.clock import utcnow
 from omniretail.core.deps import DB
 from omniretail.core.errors import Invalid
 from omniretail.core.idempotency import run_idempotent
+from omniretail.core.money import from_minor
 from omniretail.core.pagination import Cursor, Limit, cursor_int, decode_cursor, encode_cursor
-from omniretail.core.schemas import PROBLEM_RESPONSES, RowId, problem
+from omniretail.core.schemas import MAX_QUANTITY, PROBLEM_RESPONSES, Money, RowId, problem
 from omniretail.core.security import EVERYONE, Actor, Role, require
 from omniretail.inventory import atp, reservations, service
+from omniretail.inventory.accuracy import accuracy_report
 from omniretail.inventory.models import Reservation, StockLot
 from omniretail.inventory.schemas import (
+    AccuracyOut,
     AdjustmentIn,
     AvailabilityOut,
     CountIn,
@@ -32,6 +36,7 @@ from omniretail.inventory.schemas import (
     ReservationOut,
     SafetyStockIn,
     SweepOut,
+    VarianceOut,
 )
 from omniretail.locations.hours import is_open
 
@@ -159,6 +164,24 @@ def sweep(db: DB, actor: Operations, location_id: str | None = None) -> SweepOut
                  "lot": lot.lot_code, "quantity": lot.quantity, "expiry_date": str(lot.expiry_date)}
                 for level, lot in marked]
         return SweepOut(marked=len(marked), lots=lots, holds_released=holds)
+
+
+@router.get("/inventory/{location_id}/accuracy", response_model=AccuracyOut)
+def accuracy(location_id: str, db: DB, _: Staff, since: AwareDatetime | None = None,
+             tolerance_units: Annotated[int, Query(ge=0, le=MAX_QUANTITY)] = 0) -> AccuracyOut:
+    """Inventory accuracy at a location: share of counted SKUs within tolerance, value of the variances."""
+    with db.read() as s:
+        r = accuracy_report(s, location_id=location_id, since=since, tolerance_units=tolerance_units)
+
+        def money(minor: int) -> Money | None:
+            return Money(amount=from_minor(minor, r.currency), currency=r.currency) if r.currency else None
+
+        return AccuracyOut(
+            location_id=r.location_id, since=r.since, tolerance_units=r.tolerance_units, counts=r.counts,
+            skus_counted=r.skus_counted, skus_within_tolerance=r.skus_within_tolerance, accuracy=r.accuracy,
+            units_over=r.units_over, units_short=r.units_short, variance_value=money(r.variance_value_minor),
+            absolute_variance_value=money(r.absolute_variance_value_minor),
+            worst=[VarianceOut(sku=sku, variance=variance, value=money(value)) for sku, variance, value in r.worst])
 
 
 @router.get("/inventory/{location_id}/{sku}", response_model=LevelOut)

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from omniretail.core.schemas import MAX_QUANTITY
+from omniretail.core.schemas import MAX_QUANTITY, Money
 
 Reason = Literal["damage", "theft", "found", "expired", "count", "correction"]
 OwnerType = Literal["order", "cart", "transfer", "pos", "manual"]
@@ -214,3 +214,24 @@ class TransferOut(BaseModel):
 class TransferList(BaseModel):
     items: list[TransferOut]
     next_cursor: str | None = None
+
+
+class VarianceOut(BaseModel):
+    sku: str
+    variance: int
+    value: Money | None = Field(description="At list price; null when the counted SKUs mix currencies")
+
+
+class AccuracyOut(BaseModel):
+    location_id: str
+    since: datetime | None
+    tolerance_units: int
+    counts: int = Field(description="Cycle counts in the period")
+    skus_counted: int = Field(description="SKUs (per lot when counted by lot) in those counts; the latest count each")
+    skus_within_tolerance: int
+    accuracy: float | None = Field(description="skus_within_tolerance / skus_counted; null with no counts")
+    units_over: int
+    units_short: int
+    variance_value: Money | None = Field(description="Net value of the variances at list price")
+    absolute_variance_value: Money | None
+    worst: list[VarianceOut]
