@@ -235,19 +235,32 @@ def check() -> None:
 
 
 @app.command()
-def bench(name: Annotated[str, typer.Argument(help="catalog")],
+def bench(name: Annotated[str, typer.Argument(help="catalog or inventory")],
           output: Annotated[Path | None, typer.Option(help="JSON results (default bench-NAME.json)")] = None,
           products: Annotated[int, typer.Option(help="catalog: number of products")] = 100_000,
-          database: Annotated[str | None, typer.Option(help="Database URL (default: a fresh SQLite file)")] = None,
-          requests: Annotated[int, typer.Option(help="Requests per measured operation")] = 1000) -> None:
+          database: Annotated[str | None, typer.Option(help="Database URL (default: a fresh SQLite file); "
+                                                        "the benchmark makes its own database on that server")] = None,
+          requests: Annotated[int, typer.Option(help="Requests per measured latency")] = 1000,
+          locations: Annotated[int, typer.Option(help="inventory: number of locations")] = 500,
+          skus: Annotated[int, typer.Option(help="inventory: number of SKUs")] = 20_000,
+          fill: Annotated[float, typer.Option(min=0.01, max=1.0, help="inventory: share of SKUs each location stocks")
+                          ] = 0.5,
+          seconds: Annotated[int, typer.Option(min=1, help="inventory: seconds per throughput run")] = 15,
+          clients: Annotated[int, typer.Option(min=1, help="inventory: concurrent clients")] = 8) -> None:
     """Run a benchmark, print a table and write JSON."""
-    if name != "catalog":
-        err.print(f"[red]unknown benchmark {name!r}[/red]; available: catalog")
-        raise typer.Exit(2)
-    from omniretail.bench.catalog import run_catalog_bench
+    target = output or Path(f"bench-{name}.json")
+    if name == "catalog":
+        from omniretail.bench.catalog import run_catalog_bench
 
-    run_catalog_bench(products=products, database=database, requests=requests,
-                      output=output or Path(f"bench-{name}.json"), console=out)
+        run_catalog_bench(products=products, database=database, requests=requests, output=target, console=out)
+    elif name == "inventory":
+        from omniretail.bench.inventory import run_inventory_bench
+
+        run_inventory_bench(database=database, locations=locations, skus=skus, fill=fill, seconds=seconds,
+                            clients=clients, requests=requests, output=target, console=out)
+    else:
+        err.print(f"[red]unknown benchmark {name!r}[/red]; available: catalog, inventory")
+        raise typer.Exit(2)
 
 
 if __name__ == "__main__":  # pragma: no cover
