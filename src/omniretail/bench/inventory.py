@@ -35,7 +35,7 @@ from omniretail.core.security import SYSTEM, Role
 from omniretail.demo.products import generate_products
 from omniretail.inventory import reservations
 from omniretail.inventory.invariants import stock_violations
-from omniretail.inventory.models import LedgerEntry, StockLevel, StockLot
+from omniretail.inventory.models import StockLevel
 from omniretail.keys import service as keys
 from omniretail.locations.models import Location
 
@@ -69,31 +69,35 @@ def _seed_network(db: Database, locations: int, rng: random.Random) -> list[str]
     return [r["id"] for r in rows]
 
 
-def _seed_stock(db: Database, pairs: list[tuple[str, int, int]], console: Console,
-                no_safety: set[tuple[str, int]]) -> None:
-    """Levels, one lot each and its receipt in the ledger, written in bulk (COPY on PostgreSQL)."""
-    now = utcnow()
-    batch = 200_000
-    for start in range(0, len(pairs), batch):
-        chunk = pairs[start:start + batch]
-        with db.write() as s:
-            insert_rows(s, StockLevel.__table__, [
-                {"location_id": loc, "product_id": pid, "on_hand": qty, "reserved": 0, "expired": 0, "inbound": 0,
-                 "safety_stock": 0 if (loc, pid) in no_safety else None, "next_expiry": None, "low": False,
-                 "updated_at": now}
-                for loc, pid, qty in chunk])
-            insert_rows(s, StockLot.__table__, [
-                {"id": start + i + 1, "location_id": loc, "product_id": pid, "lot_code": "B1", "quantity": qty,
-                 "production_date": None, "expiry_date": None, "expired": False, "received_at": now}
-                for i, (loc, pid, qty) in enumerate(chunk)])
-            insert_rows(s, LedgerEntry.__table__, [
-                {"at": now, "location_id": loc, "product_id": pid, "lot_id": start + i + 1, "delta": qty,
-                 "kind": "receipt", "reason": None, "actor": "bench", "channel": None, "cause_type": None,
-                 "cause_id": None} for i, (loc, pid, qty) in enumerate(chunk)])
-        console.print(f"  stock rows {min(start + batch, len(pairs)):,} / {len(pairs):,}")
-    if db.dialect == "postgresql":
-        with db.write() as s:
-            s.execute(text("SELECT setval(pg_get_serial_sequence('stock_lots', 'id'), :n)"), {"n": len(pairs)})
+def _seed_stock(db: Database, fill: float, special: dict[tuple[str, int], int]) -> None:
+    """Every location stocks a random `fill` share of the SKUs: a level, one lot and its receipt in the
+    ledger each, generated inside the database (far faster than sending millions of rows)."""
+    postgres = db.dialect == "postgresql"
+    chance = "random() < :fill" if postgres else "(abs(random()) % 1000000) < :fill * 1000000"
+    quantity = "(random() * 60)::int" if postgres else "abs(random()) % 61"
+    now = "now()" if postgres else "CURRENT_TIMESTAMP"
+    false = "false" if postgres else "0"
+    with db.write() as s:
+        s.execute(text(f"""
+            INSERT INTO stock_levels (location_id, product_id, on_hand, reserved, expired, inbound, safety_stock,
+                                      next_expiry, low, updated_at)
+            SELECT l.id, p.id, {quantity}, 0, 0, 0, NULL, NULL, {false}, {now}
+            FROM locations l CROSS JOIN products p WHERE {chance}"""), {"fill": fill})
+        for (location_id, product_id), units in special.items():
+            s.execute(text("DELETE FROM stock_levels WHERE location_id = :l AND product_id = :p"),
+                      {"l": location_id, "p": product_id})
+            s.execute(text(f"""
+                INSERT INTO stock_levels (location_id, product_id, on_hand, reserved, expired, inbound, safety_stock,
+                                          next_expiry, low, updated_at)
+                VALUES (:l, :p, :q, 0, 0, 0, 0, NULL, {false}, {now})"""), {"l": location_id, "p": product_id,
+                                                                          "q": units})
+        s.execute(text(f"""
+            INSERT INTO stock_lots (location_id, product_id, lot_code, quantity, production_date, expiry_date,
+                                    expired, received_at)
+            SELECT location_id, product_id, 'B1', on_hand, NULL, NULL, {false}, {now} FROM stock_levels"""))
+        s.execute(text(f"""
+            INSERT INTO stock_ledger (at, location_id, product_id, lot_id, delta, kind, actor)
+            SELECT {now}, location_id, product_id, id, quantity, 'receipt', 'bench' FROM stock_lots"""))
     db.analyze(["stock_levels", "stock_lots", "stock_ledger", "locations"])
 
 
@@ -174,19 +178,15 @@ def run_inventory_bench(*, database: str | None, locations: int, skus: int, fill
                       f"each location stocking {fill:.0%} of them")
         products = _seed_catalogue(db, skus, Path(folder))
         location_ids = _seed_network(db, locations, rng)
-        per_location = max(1, int(len(products) * fill))
-        pairs = []
-        for location_id in location_ids:
-            pairs.extend((location_id, pid, rng.randint(0, 60)) for pid, _ in rng.sample(products, per_location))
         hot_location, (hot_pid, hot_sku) = location_ids[0], products[0]
-        pairs = [(loc, pid, qty) for loc, pid, qty in pairs if (loc, pid) != (hot_location, hot_pid)]
-        pairs.append((hot_location, hot_pid, HOT_SKU_STOCK))
         sellout_location, (sellout_pid, sellout_sku) = location_ids[1], products[1]
-        pairs = [(loc, pid, qty) for loc, pid, qty in pairs if (loc, pid) != (sellout_location, sellout_pid)]
-        pairs.append((sellout_location, sellout_pid, SELLOUT_UNITS))
         started = time.perf_counter()
-        _seed_stock(db, pairs, console, {(hot_location, hot_pid), (sellout_location, sellout_pid)})
+        _seed_stock(db, fill, {(hot_location, hot_pid): HOT_SKU_STOCK, (sellout_location, sellout_pid): SELLOUT_UNITS})
         result["seed_seconds"] = round(time.perf_counter() - started, 1)
+        with db.read() as s:
+            result["stock_levels"] = s.scalar(text("SELECT count(*) FROM stock_levels"))
+            sample = s.execute(text("SELECT location_id, product_id FROM stock_levels WHERE on_hand >= 40 "
+                                    "ORDER BY location_id, product_id LIMIT 20000")).all()
         with db.write() as s:
             _, key = keys.create_key(s, actor=SYSTEM, role=Role.ADMIN, name="bench")
         db.dispose()
@@ -198,7 +198,7 @@ def run_inventory_bench(*, database: str | None, locations: int, skus: int, fill
         if db.dialect == "postgresql":
             result["pgbench"] = _pgbench(url, 8, seconds, console)
         sku_of = dict(products)
-        uniform = [(loc, sku_of[pid]) for loc, pid, qty in rng.sample(pairs, min(20_000, len(pairs))) if qty >= 40]
+        uniform = [(loc, sku_of[pid]) for loc, pid in sample if (loc, pid) != (hot_location, hot_pid)]
         result["reserve_uniform"] = _reservation_rate(url, uniform, clients, seconds)
         result["reserve_hot_sku"] = _reservation_rate(url, [(hot_location, hot_sku)], clients, seconds)
         result["sellout"] = _reservation_rate(url, [(sellout_location, sellout_sku)], clients, 3)
