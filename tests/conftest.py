@@ -18,6 +18,7 @@ from omniretail.core import migrate
 from omniretail.core.config import Settings
 from omniretail.core.db import Base, Database
 from omniretail.core.security import SYSTEM, Role, auth_cache
+from omniretail.inventory.reservations import references_seen
 from omniretail.keys import service as keys
 
 PG_URL = os.environ.get("OMNIRETAIL_TEST_DATABASE_URL")
@@ -67,6 +68,7 @@ def _channel_rows() -> list[dict[str, object]]:
 def db(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
     """A migrated, empty database (only the standard channels), of each backend in turn."""
     auth_cache.clear()
+    references_seen.clear()
     if request.param == "sqlite":
         path = tmp_path / "test.db"
         shutil.copy(sqlite_template, path)

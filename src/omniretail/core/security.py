@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -21,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
+from omniretail.core.cache import TTLCache
 from omniretail.core.errors import Forbidden, Unauthorized
 
 KEY_PREFIX = "omr_"
@@ -83,32 +82,8 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-class _AuthCache:
-    """A few seconds of memory so a busy channel doesn't hit the keys table on every call."""
-
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
-        self._items: dict[str, tuple[float, Actor]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key_hash: str) -> Actor | None:
-        item = self._items.get(key_hash)
-        if item is None or item[0] < time.monotonic():
-            return None
-        return item[1]
-
-    def put(self, key_hash: str, actor: Actor) -> None:
-        with self._lock:
-            if len(self._items) > 10_000:
-                self._items.clear()
-            self._items[key_hash] = (time.monotonic() + self.ttl, actor)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-auth_cache = _AuthCache(AUTH_CACHE_SECONDS)
+#: A few seconds of memory so a busy channel doesn't hit the keys table on every call.
+auth_cache: TTLCache[Actor] = TTLCache(AUTH_CACHE_SECONDS)
 
 
 def authenticate(session, token: str) -> Actor:  # type: ignore[no-untyped-def]

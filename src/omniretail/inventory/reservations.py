@@ -16,6 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from omniretail.catalog.models import Product
+from omniretail.catalog.service import get_product
+from omniretail.core.cache import TTLCache
 from omniretail.core.clock import utcnow
 from omniretail.core.errors import Conflict, Invalid, NotFound
 from omniretail.core.outbox import Event, emit
@@ -24,8 +26,9 @@ from omniretail.inventory import allocation
 from omniretail.inventory.errors import InsufficientStock
 from omniretail.inventory.levels import add_reserved, lock_level, lots_of, mark_expired_lots, refresh_next_expiry, view
 from omniretail.inventory.models import Reservation, StockLevel, StockLot
-from omniretail.inventory.service import Cause, check_positive, ledger, resolve, stock_changed, watch_gift
+from omniretail.inventory.service import Cause, check_positive, ledger, stock_changed, watch_gift
 from omniretail.locations.models import Location
+from omniretail.locations.service import get_location
 
 OWNER_TYPES = ("order", "cart", "transfer", "pos", "manual")
 
@@ -48,17 +51,29 @@ def reserve(session: Session, *, actor: Actor, lines: list[Line], owner_type: st
     now = utcnow()
     if expires_at is not None and expires_at <= now:
         raise Invalid("expires_at is in the past", field="expires_at", code="invalid_expiry")
-    resolved: list[tuple[int, Line, Location, Product]] = []
+    resolved: list[tuple[Line, str, ProductRef]] = []
     for i, line in enumerate(lines):
         check_positive(line.quantity, f"lines.{i}.quantity")
-        location, product = resolve(session, line.location_id, line.sku, location_field=f"lines.{i}.location_id",
-                                    sku_field=f"lines.{i}.sku")
-        actor.require_location(location.id)
-        resolved.append((i, line, location, product))
+        location_id, product = _references(session, line, i)
+        actor.require_location(location_id)
+        resolved.append((line, location_id, product))
     merged: dict[tuple[str, int], int] = {}
-    for _, line, location, product in resolved:
-        merged[(location.id, product.id)] = merged.get((location.id, product.id), 0) + line.quantity
-    skus = {product.id: product.sku for _, _, _, product in resolved}
+    for line, location_id, product in resolved:
+        merged[(location_id, product.id)] = merged.get((location_id, product.id), 0) + line.quantity
+    skus = {product.id: product.sku for _, _, product in resolved}
+    # Write the reservations first and take the level rows last, so a hot SKU's row stays locked only
+    # from its guarded UPDATE to the commit.
+    created = []
+    for line, location_id, product in resolved:
+        reservation = Reservation(location_id=location_id, product_id=product.id, quantity=line.quantity,
+                                  status="active", owner_type=owner_type, owner_id=owner_id, reason=reason,
+                                  expires_at=expires_at, created_at=now, updated_at=now, actor=actor.name)
+        session.add(reservation)
+        created.append(reservation)
+    session.flush()
+    for reservation in created:
+        _event(session, "stock.reserved", reservation, skus[reservation.product_id])
+    session.flush()
     today = now.date()
     short = []
     for location_id, product_id in sorted(merged):
@@ -75,21 +90,41 @@ def reserve(session: Session, *, actor: Actor, lines: list[Line], owner_type: st
                       "available": available_now(session, level, respect_safety_stock)})
     if short:
         raise InsufficientStock(short)
-    created = []
-    for _, line, location, product in resolved:
-        reservation = Reservation(location_id=location.id, product_id=product.id, quantity=line.quantity,
-                                  status="active", owner_type=owner_type, owner_id=owner_id, reason=reason,
-                                  expires_at=expires_at, created_at=now, updated_at=now, actor=actor.name)
-        session.add(reservation)
-        created.append(reservation)
-    session.flush()
-    for reservation in created:
-        _event(session, "stock.reserved", reservation, skus[reservation.product_id])
     for (location_id, product_id), _ in sorted(merged.items()):
-        product = next(p for _, _, _, p in resolved if p.id == product_id)
+        product = next(p for _, _, p in resolved if p.id == product_id)
         if product.is_gift and product.gift_min_stock is not None:
             watch_gift(session, lock_level(session, location_id, product_id), product)
     return created
+
+
+@dataclass(frozen=True)
+class ProductRef:
+    id: int
+    sku: str
+    is_gift: bool
+    gift_min_stock: int | None
+    gift_low_policy: str
+
+
+#: Locations and products named by reservations, remembered a few seconds (they rarely change; gift
+#: thresholds edited elsewhere apply within REFERENCE_SECONDS).
+REFERENCE_SECONDS = 5.0
+references_seen: TTLCache[object] = TTLCache(REFERENCE_SECONDS)
+
+
+
+def _references(session: Session, line: Line, i: int) -> tuple[str, ProductRef]:
+    database = str(session.get_bind().engine.url)
+    location_id = references_seen.get((database, "location", line.location_id))
+    if location_id is None:
+        location_id = get_location(session, line.location_id, field=f"lines.{i}.location_id").id
+        references_seen.put((database, "location", line.location_id), location_id)
+    product = references_seen.get((database, "sku", line.sku))
+    if product is None:
+        found = get_product(session, line.sku, field=f"lines.{i}.sku")
+        product = ProductRef(found.id, found.sku, found.is_gift, found.gift_min_stock, found.gift_low_policy)
+        references_seen.put((database, "sku", line.sku), product)
+    return str(location_id), product  # type: ignore[return-value]
 
 
 def available_now(session: Session, level: StockLevel, respect_safety_stock: bool = True) -> int:
