@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from omniretail.core.errors import Conflict, Invalid
+from omniretail.core.errors import Conflict
 
 
 class InsufficientStock(Conflict):
@@ -14,7 +14,3 @@ class InsufficientStock(Conflict):
         names = ", ".join(f"{s['sku']} at {s['location_id']} (asked {s['requested']}, available {s['available']})"
                           for s in short)
         super().__init__(f"Not enough stock: {names}", short=short)
-
-
-def quantity_must_be_positive(field: str = "quantity") -> Invalid:
-    return Invalid("Quantity must be a positive whole number", field=field, code="invalid_quantity")

@@ -35,7 +35,7 @@ class Cause:
     id: str | None = None
 
 
-def today_at(location: Location | None = None) -> date:
+def current_date() -> date:
     """Today's date (UTC). Expiry dates are calendar dates; a lot expires after its date."""
     return utcnow().date()
 
@@ -98,7 +98,7 @@ def receive(session: Session, *, actor: Actor, location_id: str, sku: str, quant
     if production_date and expiry_date and expiry_date < production_date:
         raise Invalid("The expiry date is before the production date", field="expiry_date",
                       code="expiry_before_production")
-    today = today_at(location)
+    today = current_date()
     if allocation.is_expired(expiry_date, today):
         raise Invalid(f"The lot expired on {expiry_date}; it cannot be received as stock", field="expiry_date",
                       code="expired_on_receipt")
@@ -157,7 +157,7 @@ def adjust(session: Session, *, actor: Actor, location_id: str, sku: str, quanti
     location, product = resolve(session, location_id, sku)
     actor.require_location(location.id)
     level = lock_level(session, location.id, product.id)
-    today = today_at(location)
+    today = current_date()
     lots = lots_of(session, location.id, product.id)
     if quantity > 0:
         target = _lot_for_found_units(session, product, level, lots, lot, today)
