@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -14,10 +15,11 @@ from omniretail.core.db import Database
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def alembic_config(db: Database) -> Config:
+def alembic_config(db: Database | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["database"] = db
+    if db is not None:
+        config.attributes["database"] = db
     return config
 
 
@@ -26,20 +28,12 @@ def upgrade(db: Database, revision: str = "head") -> None:
     command.upgrade(alembic_config(db), revision)
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config_for_scripts()).get_current_head()
-
-
-def alembic_config_for_scripts() -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return config
+    """The newest migration shipped with this code (read once; /readyz asks on every probe)."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def current_revision(db: Database) -> str | None:
     with db.engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
-
-
-def is_current(db: Database) -> bool:
-    return current_revision(db) == head_revision()

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from omniretail.catalog.service import get_product
 from omniretail.core.clock import utcnow
 from omniretail.inventory import allocation
+from omniretail.inventory.levels import safety_stock_of
 from omniretail.inventory.models import StockLevel, StockLot
 from omniretail.locations import geo, hours
 from omniretail.locations.models import Location
@@ -68,7 +69,7 @@ def availability(session: Session, *, sku: str, location_id: str | None = None, 
             distance = geo.haversine_km(lat, lon, location.lat, location.lon)
             if radius_km is not None and distance > radius_km:
                 continue
-        safety = level.safety_stock if level.safety_stock is not None else location.safety_stock
+        safety = safety_stock_of(level, location)
         available = allocation.available(on_hand=level.on_hand, reserved=level.reserved,
                                          expired=level.expired + unmarked.get(level.location_id, 0),
                                          safety_stock=safety)
@@ -110,7 +111,7 @@ def level_detail(session: Session, *, location_id: str, sku: str) -> LevelDetail
     flagged = [(lot, lot.expired or allocation.is_expired(lot.expiry_date, today)) for lot in lots]
     if level is None:
         return LevelDetail(location.id, sku, 0, 0, 0, 0, location.safety_stock, 0, [])
-    safety = level.safety_stock if level.safety_stock is not None else location.safety_stock
+    safety = safety_stock_of(level, location)
     expired = sum(lot.quantity for lot, dead in flagged if dead)
     return LevelDetail(location.id, sku, level.on_hand, level.reserved, expired, level.inbound, safety,
                        allocation.available(on_hand=level.on_hand, reserved=level.reserved, expired=expired,

@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from omniretail.catalog.models import Product
 from omniretail.core.clock import utcnow
 from omniretail.core.db import insert_ignore
 from omniretail.inventory import allocation
@@ -26,6 +27,17 @@ def lock_level(session: Session, location_id: str, product_id: int) -> StockLeve
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     return session.scalars(query.execution_options(populate_existing=True)).one()
+
+
+def safety_stock_of(level: StockLevel, location: Location | None) -> int:
+    """Units kept back from online orders: the level's own setting, else its location's default."""
+    if level.safety_stock is not None:
+        return level.safety_stock
+    return location.safety_stock if location is not None else 0
+
+
+def sku_of(session: Session, product_id: int) -> str:
+    return session.scalar(select(Product.sku).where(Product.id == product_id)) or str(product_id)
 
 
 def lots_of(session: Session, location_id: str, product_id: int) -> list[StockLot]:

@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from omniretail.catalog.models import Product
 from omniretail.catalog.service import get_product
 from omniretail.core.cache import TTLCache
 from omniretail.core.clock import utcnow
@@ -26,7 +25,16 @@ from omniretail.core.outbox import Event, emit, event_row
 from omniretail.core.security import Actor
 from omniretail.inventory import allocation
 from omniretail.inventory.errors import InsufficientStock
-from omniretail.inventory.levels import add_reserved, lock_level, lots_of, mark_expired_lots, refresh_next_expiry, view
+from omniretail.inventory.levels import (
+    add_reserved,
+    lock_level,
+    lots_of,
+    mark_expired_lots,
+    refresh_next_expiry,
+    safety_stock_of,
+    sku_of,
+    view,
+)
 from omniretail.inventory.models import Reservation, StockLevel, StockLot
 from omniretail.inventory.service import Cause, check_positive, ledger, stock_changed, watch_gift
 from omniretail.locations.models import Location
@@ -111,7 +119,6 @@ REFERENCE_SECONDS = 5.0
 references_seen: TTLCache[object] = TTLCache(REFERENCE_SECONDS)
 
 
-
 def _references(session: Session, line: Line, i: int) -> tuple[str, ProductRef]:
     database = str(session.get_bind().engine.url)
     location_id = references_seen.get((database, "location", line.location_id))
@@ -128,10 +135,7 @@ def _references(session: Session, line: Line, i: int) -> tuple[str, ProductRef]:
 
 def available_now(session: Session, level: StockLevel, respect_safety_stock: bool = True) -> int:
     session.refresh(level)
-    safety = 0
-    if respect_safety_stock:
-        safety = level.safety_stock if level.safety_stock is not None else (
-            session.scalar(select(Location.safety_stock).where(Location.id == level.location_id)) or 0)
+    safety = safety_stock_of(level, session.get(Location, level.location_id)) if respect_safety_stock else 0
     return allocation.available(on_hand=level.on_hand, reserved=level.reserved, expired=level.expired,
                                 safety_stock=safety)
 
@@ -183,7 +187,7 @@ def release(session: Session, *, actor: Actor, reservation_id: int, reason: str 
         reservation.reason = reason
     level.reserved -= reservation.quantity
     level.updated_at = now
-    _event(session, "stock.released", reservation, _sku(session, reservation.product_id))
+    _event(session, "stock.released", reservation, sku_of(session, reservation.product_id))
     return reservation
 
 
@@ -218,7 +222,7 @@ def take(session: Session, *, actor: Actor, reservation_id: int, cause: Cause | 
     level.reserved -= reservation.quantity
     refresh_next_expiry(level, lots, now.date())
     _finish(session, reservation, "consumed", now)
-    stock_changed(session, level, _sku(session, reservation.product_id), kind)
+    stock_changed(session, level, sku_of(session, reservation.product_id), kind)
     return reservation, result
 
 
@@ -243,7 +247,7 @@ def release_expired_holds(session: Session, *, actor: Actor, now: datetime | Non
     released = 0
     for location_id, product_id in sorted(due):
         level = lock_level(session, location_id, product_id)
-        released += _sweep_level(session, actor, level, _sku(session, product_id), now)
+        released += _sweep_level(session, actor, level, sku_of(session, product_id), now)
     return released
 
 
@@ -253,10 +257,6 @@ def reservations_of(session: Session, *, owner_type: str, owner_id: str, after_i
     query = select(Reservation).where(Reservation.owner_type == owner_type, Reservation.owner_id == owner_id,
                                       Reservation.id > after_id).order_by(Reservation.id)
     return list(session.scalars(query.limit(limit) if limit is not None else query))
-
-
-def _sku(session: Session, product_id: int) -> str:
-    return session.scalar(select(Product.sku).where(Product.id == product_id)) or str(product_id)
 
 
 def _reservation_event(type_: str, reservation: Reservation, sku: str) -> Event:

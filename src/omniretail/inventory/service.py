@@ -20,7 +20,15 @@ from omniretail.core.errors import Conflict, Invalid
 from omniretail.core.outbox import Event, emit
 from omniretail.core.security import Actor
 from omniretail.inventory import allocation
-from omniretail.inventory.levels import lock_level, lots_of, mark_expired_lots, refresh_next_expiry, view
+from omniretail.inventory.levels import (
+    lock_level,
+    lots_of,
+    mark_expired_lots,
+    refresh_next_expiry,
+    safety_stock_of,
+    sku_of,
+    view,
+)
 from omniretail.inventory.models import LedgerEntry, StockCount, StockCountLine, StockLevel, StockLot
 from omniretail.locations.models import Location
 from omniretail.locations.service import get_location
@@ -66,10 +74,7 @@ def watch_gift(session: Session, level: StockLevel, product: Product | None) -> 
     """A gift at or below its minimum stock at a location is running out: `stock.low` fires once on the way down."""
     if product is None or not product.is_gift or product.gift_min_stock is None:
         return
-    safety = level.safety_stock
-    if safety is None:
-        location = session.get(Location, level.location_id)
-        safety = location.safety_stock if location is not None else 0
+    safety = safety_stock_of(level, session.get(Location, level.location_id))
     # The same figure channels see (available-to-promise), so the event and the flag agree.
     available = allocation.available(on_hand=level.on_hand, reserved=level.reserved, expired=level.expired,
                                      safety_stock=safety)
@@ -304,8 +309,7 @@ def sweep_expired(session: Session, *, actor: Actor, location_id: str | None = N
         for lot in mark_expired_lots(session, level, today):
             marked.append((level, lot))
         if marked and marked[-1][0] is level:
-            sku = session.scalar(select(Product.sku).where(Product.id == product_id)) or str(product_id)
-            stock_changed(session, level, sku, "expired")
+            stock_changed(session, level, sku_of(session, product_id), "expired")
     return marked
 
 
