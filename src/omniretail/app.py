@@ -12,10 +12,13 @@ from omniretail.core.config import Settings, get_settings
 from omniretail.core.db import Database
 from omniretail.core.http import install_error_handlers
 from omniretail.core.middleware import NulGuard
+from omniretail.customers.api import router as customers_router
+from omniretail.customers.privacy_api import router as customer_privacy_router
 from omniretail.inventory.api import router as inventory_router
 from omniretail.inventory.transfer_api import router as transfers_router
 from omniretail.keys.api import router as keys_router
 from omniretail.locations.api import router as locations_router
+from omniretail.loyalty.api import router as loyalty_router
 from omniretail.system.api import router as system_router
 from omniretail.web.pages import router as pages_router
 
@@ -36,7 +39,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     install_error_handlers(app)
     app.add_middleware(NulGuard)
     for router in (system_router, catalog_router, locations_router, inventory_router, transfers_router, channels_router,
-                   keys_router, pages_router):
+                   customers_router, customer_privacy_router, loyalty_router, keys_router, pages_router):
         app.include_router(router)
     return app
 

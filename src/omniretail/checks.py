@@ -12,6 +12,7 @@ from omniretail.catalog.index import document_frequency_mismatches, product_word
 from omniretail.catalog.models import Product, ProductTerm, SearchTerm
 from omniretail.catalog.search import static_rank
 from omniretail.core.models import ApiKey
+from omniretail.customers.invariants import customer_violations, loyalty_violations
 from omniretail.inventory.invariants import stock_violations
 from omniretail.locations.models import Location
 
@@ -76,9 +77,25 @@ def stock_is_consistent(session: Session) -> Check:
     return "stock", True, "lots and ledger sum to on hand; reservations and expired lots match; nothing negative"
 
 
+def customers_are_consistent(session: Session) -> Check:
+    problems = customer_violations(session)
+    if problems:
+        return "customers", False, f"{len(problems)} violation(s): " + "; ".join(problems[:5])
+    return "customers", True, "merges lead to a profile; merged and erased profiles own nothing and hold no data"
+
+
+def points_are_consistent(session: Session) -> Check:
+    problems = loyalty_violations(session)
+    if problems:
+        return "loyalty", False, f"{len(problems)} violation(s): " + "; ".join(problems[:5])
+    return "loyalty", True, "every balance is the sum of its ledger and never negative"
+
+
 def run_checks(session: Session) -> Iterator[Check]:
     yield search_index_matches_products(session)
     yield vocabulary_covers_index(session)
     yield document_frequencies_are_exact(session)
     yield associate_keys_point_at_locations(session)
     yield stock_is_consistent(session)
+    yield customers_are_consistent(session)
+    yield points_are_consistent(session)

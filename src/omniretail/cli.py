@@ -19,7 +19,9 @@ app = typer.Typer(help="omniretail: one retailer, every channel.", no_args_is_he
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+customers_app = typer.Typer(help="Customer profiles.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(customers_app, name="customers")
 
 err = Console(stderr=True)
 out = Console()
@@ -29,6 +31,7 @@ class Kind(StrEnum):
     products = "products"
     locations = "locations"
     stock = "stock"
+    customers = "customers"
 
 
 def _database(settings: Settings | None = None) -> Database:
@@ -159,6 +162,28 @@ def keys_revoke(key_id: int) -> None:
     out.print(f"key {key_id} revoked")
 
 
+@customers_app.command("dedupe")
+def customers_dedupe(workers: Annotated[int, typer.Option(min=1, max=16, help="Processes that compare pairs")] = 2
+                     ) -> None:
+    """Find duplicate profiles: merge those above the automatic threshold, queue doubtful pairs for review."""
+    from omniretail.core.security import cli_actor
+    from omniretail.customers.batch import dedupe
+
+    labels = {"load": "loading profiles", "match": "comparing", "merge": "merging"}
+    with progress_bar("{task.description}") as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(labels.get(phase, phase), total=total or None)
+            bar.update(tasks[phase], completed=done, total=total or None)
+
+        report = dedupe(_database(), actor=cli_actor(), workers=workers, progress=progress)
+    timings = ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in report.seconds.items())
+    out.print(f"{report.profiles} profiles: {report.merged} merged automatically, {report.queued} pairs queued for "
+              f"review, {report.already_decided} pairs already decided by staff ({timings})")
+
+
 @app.command("import")
 def import_(kind: Kind, file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]) -> None:
     """Load a CSV file; bad rows are reported with their line number, good rows still load."""
@@ -194,6 +219,10 @@ def _import_spec(kind: Kind, settings: Settings):  # type: ignore[no-untyped-def
         from omniretail.inventory.importer import StockImport
 
         return StockImport(actor=cli_actor())
+    if kind is Kind.customers:
+        from omniretail.customers.importer import CustomerImport
+
+        return CustomerImport(actor=cli_actor())
     from omniretail.locations.importer import LocationImport
 
     return LocationImport(actor=cli_actor())
@@ -202,13 +231,15 @@ def _import_spec(kind: Kind, settings: Settings):  # type: ignore[no-untyped-def
 @app.command()
 def export(kind: Kind,
            output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default stdout)")] = None) -> None:
-    """Write every product, location or stock lot as CSV (the format `import` reads)."""
+    """Write every product, location, stock lot or customer as CSV (the format `import` reads)."""
     from omniretail.core.csvio import write_csv
 
     if kind is Kind.products:
         from omniretail.catalog.importer import COLUMNS, export_rows
     elif kind is Kind.stock:
         from omniretail.inventory.importer import COLUMNS, export_rows  # type: ignore[assignment]
+    elif kind is Kind.customers:
+        from omniretail.customers.importer import COLUMNS, export_rows  # type: ignore[assignment]
     else:
         from omniretail.locations.importer import COLUMNS, export_rows  # type: ignore[assignment]
     with _database().read() as s:
@@ -235,7 +266,7 @@ def check() -> None:
 
 
 @app.command()
-def bench(name: Annotated[str, typer.Argument(help="catalog or inventory")],
+def bench(name: Annotated[str, typer.Argument(help="catalog, inventory or identity")],
           output: Annotated[Path | None, typer.Option(help="JSON results (default bench-NAME.json)")] = None,
           products: Annotated[int, typer.Option(help="catalog: number of products")] = 100_000,
           database: Annotated[str | None, typer.Option(help="Database URL (default: a fresh SQLite file); "
@@ -246,7 +277,11 @@ def bench(name: Annotated[str, typer.Argument(help="catalog or inventory")],
           fill: Annotated[float, typer.Option(min=0.01, max=1.0, help="inventory: share of SKUs each location stocks")
                           ] = 0.5,
           seconds: Annotated[int, typer.Option(min=1, help="inventory: seconds per throughput run")] = 15,
-          clients: Annotated[int, typer.Option(min=1, help="inventory: concurrent clients")] = 8) -> None:
+          clients: Annotated[int, typer.Option(min=1, help="inventory: concurrent clients")] = 8,
+          profiles: Annotated[int, typer.Option(min=100, help="identity: number of profiles")] = 1_000_000,
+          people: Annotated[int, typer.Option(min=100, help="identity: people in the labelled quality set")] = 20_000,
+          workers: Annotated[int, typer.Option(min=1, max=16, help="identity: processes of the batch pass")] = 2
+          ) -> None:
     """Run a benchmark, print a table and write JSON."""
     target = output or Path(f"bench-{name}.json")
     if name == "catalog":
@@ -258,8 +293,13 @@ def bench(name: Annotated[str, typer.Argument(help="catalog or inventory")],
 
         run_inventory_bench(database=database, locations=locations, skus=skus, fill=fill, seconds=seconds,
                             clients=clients, requests=requests, output=target, console=out)
+    elif name == "identity":
+        from omniretail.bench.identity import run_identity_bench
+
+        run_identity_bench(database=database, profiles=profiles, requests=requests, workers=workers,
+                           quality_people=people, output=target, console=out)
     else:
-        err.print(f"[red]unknown benchmark {name!r}[/red]; available: catalog, inventory")
+        err.print(f"[red]unknown benchmark {name!r}[/red]; available: catalog, inventory, identity")
         raise typer.Exit(2)
 
 

@@ -92,6 +92,16 @@ class ApiClient:
             raise RuntimeError(f"GET {url} answered {response.status}: {body[:300]!r}")
         return json.loads(body)
 
+    def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """POST JSON; returns (status, parsed body). Any 5xx is an error of the benchmark run."""
+        self._conn.request("POST", path, body=json.dumps(body).encode(),
+                           headers={**self._headers, "Content-Type": "application/json"})
+        response = self._conn.getresponse()
+        payload = response.read()
+        if response.status >= 500:
+            raise RuntimeError(f"POST {path} answered {response.status}: {payload[:300]!r}")
+        return response.status, json.loads(payload)
+
     def __enter__(self) -> ApiClient:
         return self
 

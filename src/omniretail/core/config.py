@@ -27,7 +27,14 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, repr=False)
     nats_url: str | None = None
     default_currency: str = "EUR"
-    default_region: str = "DE"
+    default_region: str = Field(default="DE", description="region for phone numbers written without a country code")
+    match_auto_threshold: float | None = Field(default=None, ge=0, le=1,
+                                               description="merge duplicates automatically at or above this score")
+    match_review_threshold: float | None = Field(default=None, ge=0, le=1,
+                                                 description="queue duplicates for staff review at or above this score")
+    loyalty_points_per_unit: int = Field(default=1, ge=0, description="points earned per whole currency unit spent")
+    loyalty_tiers: str = Field(default="silver:1000,gold:5000",
+                               description="tier:lifetime points, ascending; below the first tier: member")
     demo: bool = False
     sql_echo: bool = False
 

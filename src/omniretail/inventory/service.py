@@ -245,6 +245,37 @@ def _refuse_if_reserved_units_go(level: StockLevel, lots: list[StockLot], plan: 
                        "release or re-source reservations first", code="stock_reserved", reserved=level.reserved)
 
 
+def hand_out(session: Session, *, actor: Actor, location_id: str, sku: str, cause: Cause, quantity: int = 1,
+             location_field: str = "location_id") -> StockLevel:
+    """Hand units over free of charge (a gift, a reward), first-expired-first-out.
+
+    Refused with 409 `gift_unavailable` (and nothing changed) while a gift here is running out under the
+    `hide` policy (the figure channels see), or when fewer sellable units than asked are free of reservations.
+    Who may hand out what where is the caller's decision.
+    """
+    check_positive(quantity)
+    location = get_location(session, location_id, field=location_field)
+    product = get_product(session, sku)
+    level = lock_level(session, location.id, product.id)
+    today = current_date()
+    lots = lots_of(session, location.id, product.id)
+    sellable = sum(lot.quantity for lot in allocation.sellable([view(x) for x in lots], today))
+    if product.is_gift and product.gift_min_stock is not None and product.gift_low_policy == "hide":
+        available = allocation.available(on_hand=level.on_hand, reserved=level.reserved,
+                                         expired=level.on_hand - sellable,
+                                         safety_stock=safety_stock_of(level, location))
+        if available <= product.gift_min_stock:
+            raise Conflict(f"{sku} is running out at {location.id} and is not handed out there now",
+                           code="gift_unavailable", why="running_out")
+    if sellable - level.reserved < quantity:
+        raise Conflict(f"No unreserved unit of {sku} is at {location.id}", code="gift_unavailable",
+                       why="out_of_stock", available=max(0, sellable - level.reserved))
+    _remove(session, actor, level, lots, quantity, "gift", None, today, "hand_out", cause)
+    refresh_next_expiry(level, lots, today)
+    stock_changed(session, level, sku, "hand_out")
+    return level
+
+
 @dataclass(frozen=True)
 class CountedLine:
     sku: str
