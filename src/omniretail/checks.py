@@ -12,9 +12,10 @@ from omniretail.catalog.index import document_frequency_mismatches, product_word
 from omniretail.catalog.models import Product, ProductTerm, SearchTerm
 from omniretail.catalog.search import static_rank
 from omniretail.core.models import ApiKey
-from omniretail.customers.invariants import customer_violations, loyalty_violations
+from omniretail.customers.invariants import customer_violations
 from omniretail.inventory.invariants import stock_violations
 from omniretail.locations.models import Location
+from omniretail.loyalty.invariants import ledger_violations
 
 Check = tuple[str, bool, str]
 BATCH = 5000
@@ -85,7 +86,7 @@ def customers_are_consistent(session: Session) -> Check:
 
 
 def points_are_consistent(session: Session) -> Check:
-    problems = loyalty_violations(session)
+    problems = ledger_violations(session)
     if problems:
         return "loyalty", False, f"{len(problems)} violation(s): " + "; ".join(problems[:5])
     return "loyalty", True, "every balance is the sum of its ledger and never negative"

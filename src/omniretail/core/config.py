@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     def _currency_upper(cls, value: str) -> str:
         return value.upper()
 
+    @field_validator("loyalty_tiers")
+    @classmethod
+    def _tiers_parse(cls, value: str) -> str:
+        from omniretail.loyalty.tiers import parse_tiers
+
+        parse_tiers(value)
+        return value
+
     @property
     def sqlalchemy_url(self) -> str:
         return normalise_database_url(self.database_url)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from omniretail.core.deps import DB
 from omniretail.core.pagination import Cursor, Limit, cursor_int, decode_cursor, encode_cursor
-from omniretail.core.schemas import PROBLEM_RESPONSES, RowId, json_response, problem
+from omniretail.core.schemas import MAX_ID, PROBLEM_RESPONSES, RowId, json_response, problem
 from omniretail.core.security import STAFF, Actor, Role, require
 from omniretail.customers import identify as identification
 from omniretail.customers import merging, service
@@ -81,7 +81,8 @@ def find_customers(db: DB, _: Staff, q: Annotated[str, Query(min_length=1, max_l
 
 @router.get("/suggestions", response_model=SuggestionList, tags=["customers"])
 def suggestions(db: DB, _: Resolver, status: Annotated[str | None, Query(
-        pattern="^(pending|merged|rejected|obsolete)$")] = "pending", customer_id: int | None = None,
+        pattern="^(pending|merged|rejected|obsolete)$")] = "pending",
+        customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
         limit: Limit = 50, cursor: Cursor = None) -> SuggestionList:
     """The review queue: pairs of profiles that may be one person, with score and reasons."""
     after = cursor_int(decode_cursor(cursor), "after")

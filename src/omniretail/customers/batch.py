@@ -41,21 +41,23 @@ def load_persons(session: Session, progress: Progress | None = None) -> Iterator
     emails: dict[int, list[str]] = defaultdict(list)
     phones: dict[int, list[str]] = defaultdict(list)
     strong: dict[int, list[str]] = defaultdict(list)
+    # Result.yield_per, not the execution option: a server-side cursor needs a transaction, and a read session
+    # on PostgreSQL runs in autocommit.
     for pid, kind, value in session.execute(select(Identity.profile_id, Identity.type, Identity.value)
-                                            .execution_options(yield_per=50_000)):
+                                            ).yield_per(50_000):
         (emails if kind == "email" else phones if kind == "phone" else strong)[pid].append(
             value if kind in ("email", "phone") else f"{kind}:{value}")
     homes: dict[int, tuple] = {}
     query = select(Address.profile_id, Address.line1, Address.postcode, Address.city, Address.country,
                    Address.phone).order_by(Address.profile_id, Address.is_default.desc(), Address.id)
-    for pid, line1, postcode, city, country, phone in session.execute(query.execution_options(yield_per=50_000)):
+    for pid, line1, postcode, city, country, phone in session.execute(query).yield_per(50_000):
         if pid not in homes:
             homes[pid] = (line1, postcode, city, country)
         if phone and phone not in phones[pid]:
             phones[pid].append(phone)
     query = (select(Profile.id, Profile.given_name, Profile.family_name, Profile.date_of_birth)
              .where(Profile.status == "active").order_by(Profile.id))
-    for done, (pid, given, family, born) in enumerate(session.execute(query.execution_options(yield_per=50_000))):
+    for done, (pid, given, family, born) in enumerate(session.execute(query).yield_per(50_000)):
         line1, postcode, city, country = homes.get(pid, (None, None, None, None))
         yield pid, Person(given_name=given, family_name=family, date_of_birth=born, emails=tuple(emails.get(pid, ())),
                           phones=tuple(phones.get(pid, ())), line1=line1, postcode=postcode, city=city,
@@ -85,8 +87,8 @@ def dedupe(db: Database, *, actor: Actor, workers: int = 1, progress: Progress |
     limits = thresholds()
     with db.read() as session:
         records = list(load_persons(session, progress))
-        decided = {(a, b) for a, b in session.execute(select(Suggestion.a_id, Suggestion.b_id)
-                                                       .where(Suggestion.status != "pending"))}
+        decided = {(a, b): status for a, b, status in session.execute(
+            select(Suggestion.a_id, Suggestion.b_id, Suggestion.status).where(Suggestion.status != "pending"))}
     report.profiles = len(records)
     report.seconds["load"] = time.perf_counter() - started
     started = time.perf_counter()
@@ -103,7 +105,9 @@ def dedupe(db: Database, *, actor: Actor, workers: int = 1, progress: Progress |
     for p in auto:
         for pid in (p.a_id, p.b_id):
             best[pid] = max(best.get(pid, 0.0), p.probability)
-    plan = _rooted(plan_merges(auto))
+    # a pair staff said are two people, or the matcher found to be two, keeps its clusters apart
+    apart = found.conflict_pairs | {pair for pair, status in decided.items() if status == "rejected"}
+    plan = _rooted(plan_merges(auto, conflicts=apart))
     for start in range(0, len(plan), MERGES_PER_TRANSACTION):
         chunk = plan[start:start + MERGES_PER_TRANSACTION]
         with db.write() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -41,13 +42,19 @@ _shared_features: list[Features] = []
 def find_duplicates(records: Iterable[tuple[int, Person]], thresholds: Thresholds, *, workers: int = 1,
                     progress: Progress | None = None, max_block: int = MAX_BLOCK) -> DedupeResult:
     """Score every pair of records that shares a blocking key; sort them into automatic merges and review."""
-    ids: list[int] = []
-    features: list[Features] = []
-    for record_id, person in records:
-        ids.append(record_id)
-        features.append(prepare(person))
-    pairs, oversized = candidate_pairs(features, max_block=max_block)
-    kept = _score_all(features, pairs, thresholds.review, workers=workers, progress=progress)
+    collecting = gc.isenabled()
+    gc.disable()  # millions of new small objects, none cyclic: the collector would rescan them again and again
+    try:
+        ids: list[int] = []
+        features: list[Features] = []
+        for record_id, person in records:
+            ids.append(record_id)
+            features.append(prepare(person))
+        pairs, oversized = candidate_pairs(features, max_block=max_block)
+        kept = _score_all(features, pairs, thresholds.review, workers=workers, progress=progress)
+    finally:
+        if collecting:
+            gc.enable()
     auto, review, conflicts = [], [], set()
     for i, j, probability, reasons in kept:
         a_id, b_id = sorted((ids[i], ids[j]))
@@ -57,9 +64,8 @@ def find_duplicates(records: Iterable[tuple[int, Person]], thresholds: Threshold
             review.append(ScoredPair(a_id, b_id, probability, reasons))
         else:
             conflicts.add((a_id, b_id))
-    order = _best_first
-    return DedupeResult(sorted(auto, key=order), sorted(review, key=order), frozenset(conflicts), len(pairs),
-                        oversized)
+    return DedupeResult(sorted(auto, key=_best_first), sorted(review, key=_best_first), frozenset(conflicts),
+                        len(pairs), oversized)
 
 
 def candidate_pairs(features: Sequence[Features], *, max_block: int = MAX_BLOCK) -> tuple[list[int], int]:

@@ -56,6 +56,7 @@ class Resolution:
     linked: list[str] = field(default_factory=list)
     suggestions: list[int] = field(default_factory=list)
     merged: list[int] = field(default_factory=list)
+    changed: bool = False  # an identity linked, a blank filled or an address saved
 
 
 def _values(identities: list[IdentityInput]) -> list[IdentityValue]:
@@ -130,6 +131,8 @@ def identify(session: Session, *, actor: Actor, channel: str, identities: list[I
              attributes: Attributes) -> Resolution:
     """Return the one profile of the person these identities and attributes describe: existing, extended or new."""
     require_channel(session, channel)
+    if attributes.preferred_channel is not None:
+        require_channel(session, attributes.preferred_channel, field="attributes.preferred_channel")
     values = _values(identities)
     address = (addresses.validate(attributes.address, field="attributes.address",
                                   default_region=get_settings().default_region) if attributes.address else None)
@@ -153,6 +156,7 @@ def identify(session: Session, *, actor: Actor, channel: str, identities: list[I
         profile = _create(session, actor, channel, attributes)
     resolution = Resolution(profile=profile, created=created, matched_by=matched_by)
     changed = _extend(session, actor, channel, resolution, values, bound, attributes, address)
+    resolution.changed = changed
     profile = resolution.profile
     if created and nearest is not None and fuzzy_result is not None and fuzzy_result.probability >= limits.review:
         suggestion = merging.suggest(session, actor=actor, a_id=nearest.id, b_id=profile.id, result=fuzzy_result,
@@ -240,7 +244,8 @@ def _conflict(session: Session, actor: Actor, resolution: Resolution, value: Ide
     here, there = persons(session, [resolution.profile, owner]).values()
     result = score(here, there)
     result = MatchResult(result.probability, tuple(dict.fromkeys((*result.reasons, f"shared_{value.type}"))))
-    if result.probability >= thresholds().auto and not resolution.created:
+    if (result.probability >= thresholds().auto and not resolution.created
+            and not merging.rejected(session, owner.id, resolution.profile.id)):
         merge = merging.merge(session, actor=actor, survivor_id=min(owner.id, resolution.profile.id),
                               absorbed_id=max(owner.id, resolution.profile.id), source="identify",
                               probability=result.probability)
@@ -249,5 +254,6 @@ def _conflict(session: Session, actor: Actor, resolution: Resolution, value: Ide
         return
     suggestion = merging.suggest(session, actor=actor, a_id=owner.id, b_id=resolution.profile.id, result=result,
                                  source="shared_identity")
-    resolution.suggestions.append(suggestion.id)
+    if suggestion.status == "pending":  # a pair staff decided on is not queued again
+        resolution.suggestions.append(suggestion.id)
 

@@ -75,7 +75,7 @@ class CustomerImport:
                     resolution = identification.identify(session, actor=self.actor, channel=row.channel,
                                                          identities=row.identities, attributes=row.attributes)
                     outcomes[line] = (CREATED if resolution.created else
-                                      UPDATED if resolution.linked or resolution.merged else UNCHANGED)
+                                      UPDATED if resolution.changed or resolution.merged else UNCHANGED)
             except (DomainError, ValidationError) as exc:
                 outcomes[line] = RowError(line, reason_of(exc))
         return outcomes
@@ -84,7 +84,9 @@ class CustomerImport:
 def export_rows(session: Session) -> Iterator[dict[str, Any]]:
     """Every active profile as a CSV row (primary identities, default address), in the format the import reads."""
     query = select(Profile).where(Profile.status == "active").order_by(Profile.id)
-    for chunk in session.scalars(query.execution_options(yield_per=2000)).partitions():
+    # Result.yield_per: a server-side cursor (the execution option) needs a transaction, and reads on PostgreSQL
+    # run in autocommit
+    for chunk in session.scalars(query).yield_per(2000).partitions():
         ids = [p.id for p in chunk]
         first: dict[tuple[int, str], str] = {}
         for pid, kind, value in session.execute(select(Identity.profile_id, Identity.type, Identity.value)

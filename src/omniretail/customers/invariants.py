@@ -13,7 +13,8 @@ def customer_violations(session: Session) -> list[str]:
     """Merges point at real profiles without loops; merged or erased profiles own nothing; erased ones hold no
     personal data."""
     problems: list[str] = []
-    merged_into = dict(session.execute(select(Profile.id, Profile.merged_into_id).where(Profile.status == "merged")).all())
+    merged_into = dict(session.execute(select(Profile.id, Profile.merged_into_id)
+                                       .where(Profile.status == "merged")).all())
     status = dict(session.execute(select(Profile.id, Profile.status).where(
         Profile.id.in_(set(merged_into.values()) | set(merged_into)))).all())
     for pid, target in merged_into.items():
@@ -33,25 +34,4 @@ def customer_violations(session: Session) -> list[str]:
                                         Profile.date_of_birth.is_not(None))))
     if leaked:
         problems.append(f"{leaked} erased profile(s) still hold personal data")
-    return problems
-
-
-def loyalty_violations(session: Session) -> list[str]:
-    """Every balance is the sum of its ledger, never negative, and the last entry's balance."""
-    from omniretail.loyalty.models import LoyaltyAccount, LoyaltyEntry
-
-    problems: list[str] = []
-    sums = dict(session.execute(select(LoyaltyEntry.profile_id, func.sum(LoyaltyEntry.points))
-                                .group_by(LoyaltyEntry.profile_id)).all())
-    last = dict(session.execute(select(LoyaltyEntry.profile_id, LoyaltyEntry.balance_after).where(
-        LoyaltyEntry.id.in_(select(func.max(LoyaltyEntry.id)).group_by(LoyaltyEntry.profile_id)))).all())
-    accounts = dict(session.execute(select(LoyaltyAccount.profile_id, LoyaltyAccount.balance)).all())
-    for pid in sorted(set(sums) | set(accounts)):
-        balance = accounts.get(pid, 0)
-        if balance < 0:
-            problems.append(f"customer {pid} has a negative balance {balance}")
-        if (sums.get(pid) or 0) != balance:
-            problems.append(f"customer {pid}: ledger sums to {sums.get(pid) or 0}, balance is {balance}")
-        elif pid in last and last[pid] != balance:
-            problems.append(f"customer {pid}: last entry says {last[pid]}, balance is {balance}")
     return problems

@@ -44,7 +44,7 @@ class MatchResult:
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    auto: float = 0.99
+    auto: float = 0.95  # above DOUBT_CEILING, so a pair that may be two household members never merges itself
     review: float = 0.5
 
     def decide(self, probability: float) -> str:
@@ -237,7 +237,7 @@ def address_level(a: Features, b: Features) -> str | None:
 
 def _is_typo(a: str, b: str) -> bool:
     """One keying error (two in long names), or a Jaro–Winkler similarity typical of typos."""
-    allowed = 2 if min(len(a), len(b)) >= 8 else 1
+    allowed = 2 if min(len(a), len(b)) >= 6 else 1
     if DamerauLevenshtein.distance(a, b, score_cutoff=allowed) <= allowed and min(len(a), len(b)) >= 3:
         return True
     return JaroWinkler.similarity(a, b) >= 0.93

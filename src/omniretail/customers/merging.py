@@ -29,7 +29,14 @@ from omniretail.customers.models import (
     Suggestion,
     TimelineEntry,
 )
-from omniretail.customers.profiles import add_timeline, persons, refresh_keys, resolve, search_name
+from omniretail.customers.profiles import (
+    add_timeline,
+    persons,
+    refresh_keys,
+    refresh_keys_many,
+    resolve,
+    search_name,
+)
 
 #: (table, column holding the profile id) of every row that follows its person through a merge.
 OWNED: list[tuple[Table, str]] = [(Identity.__table__, "profile_id"), (Address.__table__, "profile_id"),
@@ -84,7 +91,9 @@ def _drop_double_identities(session: Session, plan: list[tuple[Profile, Profile]
         if doubles:
             dropped[absorbed.id] = [{c.name: _plain(getattr(i, c.key)) for c in Identity.__table__.columns}
                                     for i in doubles]
-            session.execute(delete(Identity).where(Identity.id.in_([i.id for i in doubles])))
+    doomed = [row["id"] for rows_ in dropped.values() for row in rows_]
+    if doomed:
+        session.execute(delete(Identity.__table__).where(Identity.__table__.c.id.in_(doomed)))
     return dropped
 
 
@@ -103,7 +112,8 @@ def _move_rows(session: Session, plan: list[tuple[Profile, Profile]]) -> dict[in
         with_default.add(survivors[absorbed_id])
     demoted = [i for m in moved.values() for i in m.get("default_addresses", [])]
     if demoted:
-        session.execute(update(Address).where(Address.id.in_(demoted)).values(is_default=False))
+        addresses = Address.__table__
+        session.execute(update(addresses).where(addresses.c.id.in_(demoted)).values(is_default=False))
     for table, column in OWNED:
         rows = session.execute(select(table.c.id, table.c[column]).where(table.c[column].in_(survivors))).all()
         for row_id, owner in rows:
@@ -162,7 +172,8 @@ def merge_many(session: Session, *, actor: Actor, pairs: list[tuple[int, int, fl
                              channel=actor.channel, merged_at=now))
     session.add_all(records)
     session.flush()
-    for record in records:
+    with_points = loyalty.holders(session, [r.absorbed_id for r in records])
+    for record in (r for r in records if r.absorbed_id in with_points):
         points = loyalty.move_points(session, actor=actor, from_profile_id=record.absorbed_id,
                                      to_profile_id=record.survivor_id, points=None, cause_type="merge",
                                      cause_id=str(record.id))
@@ -177,10 +188,10 @@ def merge_many(session: Session, *, actor: Actor, pairs: list[tuple[int, int, fl
 
 def _after_merge(session: Session, actor: Actor, records: list[Merge], profiles: dict[int, Profile]) -> None:
     absorbed_ids = [r.absorbed_id for r in records]
-    session.execute(delete(BlockingKey).where(BlockingKey.profile_id.in_(absorbed_ids)))
+    keys = BlockingKey.__table__
+    session.execute(delete(keys).where(keys.c.profile_id.in_(absorbed_ids)))
     survivors = [profiles[pid] for pid in dict.fromkeys(r.survivor_id for r in records)]
-    for profile_id, person in persons(session, survivors).items():
-        refresh_keys(session, profile_id, person)
+    refresh_keys_many(session, persons(session, survivors))
     now = utcnow()
     timeline, audits, events = [], [], []
     for r in records:
@@ -231,15 +242,15 @@ def unmerge(session: Session, *, actor: Actor, merge_id: int, reason: str | None
                                               Address.profile_id == absorbed.id).values(is_default=True))
     for name in moved.get("filled", []):
         setattr(survivor, name, None)
+    survivor.search_name = search_name(survivor.given_name, survivor.family_name)
     _repair_primary(session, survivor)
     now = utcnow()
     absorbed.status, absorbed.merged_into_id, absorbed.updated_at = "active", None, now
     survivor.updated_at = now
     record.undone_at, record.undone_by = now, actor.name
-    points = int(moved.get("loyalty_points") or 0)
-    if points:
-        loyalty.move_points(session, actor=actor, from_profile_id=survivor.id, to_profile_id=absorbed.id,
-                            points=points, cause_type="unmerge", cause_id=str(record.id))
+    # Lifetime points follow even when no spendable points came along.
+    loyalty.move_points(session, actor=actor, from_profile_id=survivor.id, to_profile_id=absorbed.id,
+                        points=int(moved.get("loyalty_points") or 0), cause_type="unmerge", cause_id=str(record.id))
     _settle_suggestion(session, actor, survivor.id, absorbed.id, "rejected", create=True)
     session.flush()
     both = persons(session, [survivor, absorbed])
@@ -279,11 +290,12 @@ def pair(a_id: int, b_id: int) -> tuple[int, int]:
 
 
 def _settle_suggestions(session: Session, actor: Actor, pairs: list[tuple[int, int]], status: str) -> None:
-    now = utcnow()
-    for x, y in pairs:
-        a_id, b_id = pair(x, y)
-        session.execute(update(Suggestion).where(Suggestion.a_id == a_id, Suggestion.b_id == b_id)
-                        .values(status=status, decided_at=now, decided_by=actor.name))
+    if not pairs:
+        return
+    table = Suggestion.__table__
+    session.execute(update(table).where(table.c.a_id == bindparam("a"), table.c.b_id == bindparam("b"))
+                    .values(status=status, decided_at=utcnow(), decided_by=actor.name),
+                    [dict(zip(("a", "b"), pair(x, y), strict=True)) for x, y in pairs])
 
 
 def _settle_suggestion(session: Session, actor: Actor, x: int, y: int, status: str, *, create: bool = False) -> None:
@@ -294,6 +306,13 @@ def _settle_suggestion(session: Session, actor: Actor, x: int, y: int, status: s
         session.add(suggestion)
     if suggestion is not None:
         suggestion.status, suggestion.decided_at, suggestion.decided_by = status, utcnow(), actor.name
+
+
+def rejected(session: Session, x: int, y: int) -> bool:
+    """Whether staff said the two profiles are different people (a rejected suggestion or an undone merge)."""
+    a_id, b_id = pair(x, y)
+    status = session.scalar(select(Suggestion.status).where(Suggestion.a_id == a_id, Suggestion.b_id == b_id))
+    return status == "rejected"
 
 
 def suggest(session: Session, *, actor: Actor, a_id: int, b_id: int, result: MatchResult, source: str) -> Suggestion:

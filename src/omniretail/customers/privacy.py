@@ -32,7 +32,7 @@ from omniretail.customers.models import (
     Suggestion,
     TimelineEntry,
 )
-from omniretail.customers.profiles import add_timeline
+from omniretail.customers.profiles import MAX_MERGE_HOPS, add_timeline
 
 PURPOSES = ("marketing", "personalisation", "analytics", "service")
 ALL_CHANNELS = "all"
@@ -145,7 +145,12 @@ def erase(session: Session, *, actor: Actor, profile: Profile, reason: str | Non
     Returns False when the profile was already erased (erasing twice is harmless)."""
     if profile.status == "erased":
         return False
-    ids = [profile.id, *session.scalars(select(Profile.id).where(Profile.merged_into_id == profile.id))]
+    ids, frontier = [profile.id], [profile.id]
+    for _ in range(MAX_MERGE_HOPS):  # and the profiles merged into those, through any chain of merges
+        frontier = list(session.scalars(select(Profile.id).where(Profile.merged_into_id.in_(frontier))))
+        if not frontier:
+            break
+        ids += frontier
     now = utcnow()
     session.execute(update(Profile).where(Profile.id.in_(ids)).values(
         given_name=None, family_name=None, date_of_birth=None, language=None, preferred_channel=None, email=None,

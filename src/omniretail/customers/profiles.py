@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from omniretail.core.clock import utcnow
@@ -108,6 +108,25 @@ def refresh_keys(session: Session, profile_id: int, person: Person | None) -> No
     if fresh:
         insert_ignore(session, BlockingKey.__table__, [{"key": k, "profile_id": profile_id} for k in sorted(fresh)],
                       conflict=["key", "profile_id"])
+
+
+def refresh_keys_many(session: Session, people: dict[int, Person]) -> None:
+    """`refresh_keys` for many profiles in a few statements."""
+    if not people:
+        return
+    have: dict[int, set[str]] = defaultdict(set)
+    for key, pid in session.execute(select(BlockingKey.key, BlockingKey.profile_id)
+                                    .where(BlockingKey.profile_id.in_(list(people)))):
+        have[pid].add(key)
+    stale, fresh = [], []
+    for pid, person in people.items():
+        wanted = blocking_keys(person)
+        stale += [{"k": key, "p": pid} for key in have[pid] - wanted]
+        fresh += [{"key": key, "profile_id": pid} for key in sorted(wanted - have[pid])]
+    if stale:
+        session.execute(delete(BlockingKey.__table__).where(BlockingKey.key == bindparam("k"),
+                                                            BlockingKey.profile_id == bindparam("p")), stale)
+    insert_ignore(session, BlockingKey.__table__, fresh, conflict=["key", "profile_id"])
 
 
 def candidates(session: Session, person: Person, *, exclude: Iterable[int] = (), limit: int = 40) -> list[Profile]:

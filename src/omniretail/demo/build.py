@@ -17,9 +17,9 @@ from omniretail.core import migrate
 from omniretail.core.config import Settings
 from omniretail.core.db import Database
 from omniretail.core.security import SYSTEM, Role
+from omniretail.demo.customers import build_customers
 from omniretail.demo.locations import demo_locations
 from omniretail.demo.products import generate_products
-from omniretail.demo.customers import build_customers
 from omniretail.demo.stock import build_stock
 from omniretail.keys import service as keys
 from omniretail.locations import service as locations

@@ -211,6 +211,13 @@ def reverse(session: Session, *, actor: Actor, profile_id: int, cause_type: str,
     return entry
 
 
+def holders(session: Session, profile_ids: list[int]) -> set[int]:
+    """Which of these profiles have a loyalty account at all (the rest have nothing to move)."""
+    if not profile_ids:
+        return set()
+    return set(session.scalars(select(LoyaltyAccount.profile_id).where(LoyaltyAccount.profile_id.in_(profile_ids))))
+
+
 def move_points(session: Session, *, actor: Actor, from_profile_id: int, to_profile_id: int, points: int | None,
                 cause_type: str, cause_id: str, lifetime: bool = True,
                 programme: tiers.Rules | None = None) -> int:
@@ -341,27 +348,6 @@ def redeem(session: Session, *, actor: Actor, profile_id: int, reward_code: str,
                   {"reward": reward.code, "redemption_id": redemption_id, "location_id": location_id, "sku": sku},
                   event="loyalty.redeemed")
     return Redemption(redemption_id, reward, entry, location_id if sku else None, sku)
-
-
-def ledger_violations(session: Session) -> list[str]:
-    """List every way the accounts disagree with their ledger or an entry lacks its cause (empty when sound)."""
-    sums = {pid: int(total) for pid, total in session.execute(
-        select(LoyaltyEntry.profile_id, func.sum(LoyaltyEntry.points)).group_by(LoyaltyEntry.profile_id))}
-    latest = select(func.max(LoyaltyEntry.id)).group_by(LoyaltyEntry.profile_id)
-    last = {pid: balance for pid, balance in session.execute(
-        select(LoyaltyEntry.profile_id, LoyaltyEntry.balance_after).where(LoyaltyEntry.id.in_(latest)))}
-    problems = []
-    for pid, balance in session.execute(select(LoyaltyAccount.profile_id, LoyaltyAccount.balance)):
-        total = sums.pop(pid, 0)
-        if total != balance or last.get(pid, 0) != balance:
-            problems.append(f"customer {pid}: balance {balance}, ledger sums to {total}, "
-                            f"last entry says {last.get(pid, 0)}")
-    problems += [f"customer {pid}: ledger entries without an account" for pid in sorted(sums)]
-    uncaused = session.scalar(select(func.count()).select_from(LoyaltyEntry).where(
-        (LoyaltyEntry.cause_type.is_(None)) | (LoyaltyEntry.cause_id.is_(None)) | (LoyaltyEntry.balance_after < 0)))
-    if uncaused:
-        problems.append(f"{uncaused} ledger entries without a cause or with a negative balance")
-    return problems
 
 
 # --- the parts every movement shares --------------------------------------------------------------
