@@ -102,6 +102,18 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+def customer_headers(db: Database, given_name: str = "Casey") -> dict[str, str]:
+    """Headers of a customer key acting for a new profile."""
+    from omniretail.customers.models import Profile
+
+    with db.write() as s:
+        profile = Profile(status="active", given_name=given_name)
+        s.add(profile)
+        s.flush()
+        profile_id = str(profile.id)
+    return bearer(make_key(db, Role.CUSTOMER, customer_id=profile_id))
+
+
 @pytest.fixture
 def admin(db: Database) -> dict[str, str]:
     """Headers of an admin key."""

@@ -12,7 +12,7 @@ from httpx import Response
 from omniretail.core import migrate
 from omniretail.core.db import Database
 from omniretail.core.security import Role
-from tests.conftest import bearer, make_key
+from tests.conftest import bearer, customer_headers, make_key
 from tests.helpers import assert_problem, error_fields
 
 PROBLEM_JSON = "application/problem+json"
@@ -97,7 +97,7 @@ def test_an_associate_key_can_read_products_but_not_create_them(
 def test_a_customer_key_can_read_products_but_not_list_keys(
         client: TestClient, db: Database, admin: dict[str, str]) -> None:
     client.post(PRODUCTS, json=product("P-1"), headers=admin)
-    customer = bearer(make_key(db, Role.CUSTOMER, customer_id="cust-1"))
+    customer = customer_headers(db)
 
     assert client.get(f"{PRODUCTS}/P-1", headers=customer).status_code == 200
     assert_problem(client.get(KEYS, headers=customer), 403, "role_forbidden")
@@ -142,6 +142,18 @@ def test_an_associate_key_needs_a_location(client: TestClient, admin: dict[str, 
     body = assert_problem(client.post(KEYS, json={"role": "associate"}, headers=admin), 422, "scope_required")
 
     assert error_fields(body) == ["location_ids"]
+    assert key_count(client, admin) == before
+
+
+@pytest.mark.parametrize("customer_id", ["999999", "not-a-number", "0"])
+def test_a_customer_key_for_an_unknown_customer_is_refused(client: TestClient, admin: dict[str, str],
+                                                           customer_id: str) -> None:
+    before = key_count(client, admin)
+
+    body = assert_problem(client.post(KEYS, json={"role": "customer", "customer_id": customer_id}, headers=admin),
+                          422, "unknown_customer")
+
+    assert error_fields(body) == ["customer_id"]
     assert key_count(client, admin) == before
 
 
@@ -251,7 +263,7 @@ ERROR_CALLS: dict[str, tuple[Call, int, str]] = {
     "wrong-method": (lambda c, db, a: c.delete(PRODUCTS, headers=a), 405, "method_not_allowed"),
     "missing-key": (lambda c, db, a: c.get(PRODUCTS), 401, "missing_key"),
     "invalid-key": (lambda c, db, a: c.get(PRODUCTS, headers=bearer("omr_nope")), 401, "invalid_key"),
-    "role-forbidden": (lambda c, db, a: c.get(KEYS, headers=bearer(make_key(db, Role.CUSTOMER, customer_id="c"))),
+    "role-forbidden": (lambda c, db, a: c.get(KEYS, headers=customer_headers(db)),
                        403, "role_forbidden"),
     "unknown-sku": (lambda c, db, a: c.get(f"{PRODUCTS}/NOPE", headers=a), 404, "unknown_sku"),
     "duplicate-sku": (lambda c, db, a: [c.post(PRODUCTS, json=product(), headers=a) for _ in range(2)][-1],

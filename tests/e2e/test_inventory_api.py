@@ -14,7 +14,7 @@ from omniretail.core import clock
 from omniretail.core.db import Database
 from omniretail.core.security import Role
 from omniretail.inventory.invariants import stock_violations
-from tests.conftest import bearer, make_key
+from tests.conftest import bearer, customer_headers, make_key
 from tests.helpers import assert_problem, error_fields
 
 PRODUCTS = "/api/v1/products"
@@ -818,7 +818,7 @@ def test_an_associate_cannot_change_stock_at_another_location(
 def test_a_customer_reads_availability_but_not_stock_levels_nor_receipts(
         client: TestClient, admin: dict[str, str], db: Database, shop: None) -> None:
     received(client, admin, "store-a", "SOAP-1", 3)
-    customer = bearer(make_key(db, Role.CUSTOMER, customer_id="cust-1"))
+    customer = customer_headers(db)
 
     assert available_at(client, customer, "SOAP-1")["available"] == 3
     assert_problem(receive(client, customer, "store-a", "SOAP-1", 1), 403, "role_forbidden")
@@ -842,10 +842,13 @@ def test_without_a_key_inventory_answers_401(client: TestClient, shop: None, met
 
 @pytest.mark.parametrize("role", [Role.ASSOCIATE, Role.AGENT, Role.CUSTOMER])
 def test_the_expiry_sweep_is_refused_to_other_roles(client: TestClient, db: Database, shop: None, role: Role) -> None:
-    scope: dict[str, Any] = {Role.ASSOCIATE: {"location_ids": ["store-a"]}, Role.CUSTOMER: {"customer_id": "c-1"}
-                             }.get(role, {})
+    if role is Role.CUSTOMER:
+        headers = customer_headers(db)
+    else:
+        scope: dict[str, Any] = {Role.ASSOCIATE: {"location_ids": ["store-a"]}}.get(role, {})
+        headers = bearer(make_key(db, role, **scope))
 
-    assert_problem(client.post(SWEEP, headers=bearer(make_key(db, role, **scope))), 403, "role_forbidden")
+    assert_problem(client.post(SWEEP, headers=headers), 403, "role_forbidden")
 
 
 def test_operations_may_run_the_expiry_sweep(client: TestClient, db: Database, shop: None) -> None:

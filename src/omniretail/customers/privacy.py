@@ -21,7 +21,7 @@ from omniretail.core.clock import utcnow
 from omniretail.core.errors import Invalid
 from omniretail.core.models import ApiKey
 from omniretail.core.outbox import Event, emit
-from omniretail.core.security import Actor
+from omniretail.core.security import Actor, auth_cache
 from omniretail.customers.models import (
     Address,
     BlockingKey,
@@ -168,6 +168,7 @@ def erase(session: Session, *, actor: Actor, profile: Profile, reason: str | Non
                     .values(status="obsolete", decided_at=now, decided_by=actor.name))
     session.execute(update(ApiKey).where(ApiKey.customer_id.in_([str(i) for i in ids]), ApiKey.revoked_at.is_(None))
                     .values(revoked_at=now))
+    auth_cache.clear()  # as revoking a key does: the person's keys stop working here at once
     for eraser in ERASERS:
         eraser(session, ids)
     session.expire_all()

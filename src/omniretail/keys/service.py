@@ -10,6 +10,7 @@ from omniretail.core import audit
 from omniretail.core.clock import utcnow
 from omniretail.core.errors import Invalid, NotFound
 from omniretail.core.models import ApiKey
+from omniretail.core.schemas import MAX_ID
 from omniretail.core.security import Actor, Role, auth_cache, hash_key, new_key
 from omniretail.locations.service import get_location
 
@@ -34,6 +35,8 @@ def create_key(session: Session, *, actor: Actor, role: Role, name: str = "", lo
     if (role is Role.CUSTOMER) != (customer_id is not None):
         raise Invalid("customer_id is given exactly for customer keys", field="customer_id",
                       code="scope_required" if role is Role.CUSTOMER else "scope_not_allowed")
+    if customer_id is not None:
+        customer_id = _customer(session, customer_id)
     secret = new_key()
     row = ApiKey(name=name or f"{role.value} key", prefix=secret[:12], key_hash=hash_key(secret), role=role.value,
                  location_ids=location_ids, channel=channel, customer_id=customer_id, created_at=utcnow(),
@@ -60,3 +63,18 @@ def revoke_key(session: Session, *, actor: Actor, key_id: int) -> ApiKey:
         audit.record(session, actor, "key.revoked", "api_key", str(row.id), {})
         auth_cache.clear()
     return row
+
+
+def _customer(session: Session, customer_id: str) -> str:
+    """The id of the (active) profile a customer key acts for."""
+    from omniretail.customers.profiles import resolve
+
+    if not customer_id.isdigit() or not 0 < int(customer_id) <= MAX_ID:
+        raise Invalid(f"{customer_id!r} is not a customer id", field="customer_id", code="unknown_customer")
+    try:
+        profile = resolve(session, int(customer_id))
+    except NotFound:
+        raise Invalid(f"No customer {customer_id}", field="customer_id", code="unknown_customer") from None
+    if profile.status != "active":
+        raise Invalid(f"Customer {customer_id} was erased", field="customer_id", code="profile_erased")
+    return str(profile.id)
