@@ -253,6 +253,11 @@ def test_erasure_over_http_is_harmless_twice_and_revokes_the_customers_key(clien
     assert (erased["status"], erased["given_name"], erased["email"], erased["identities"], erased["addresses"]) == (
         "erased", None, None, [], [])
     assert_problem(client.post(f"{CUSTOMERS}/{ada}/addresses", headers=admin, json=KASSEL), 409, "profile_erased")
+    consent = {"purpose": "marketing", "channel": "all", "granted": True, "wording_version": "v1"}
+    assert_problem(client.post(f"{CUSTOMERS}/{ada}/consents", headers=admin,
+                               json={"source_channel": "web", "consents": [consent]}), 409, "profile_erased")
+    assert_problem(client.patch(f"{CUSTOMERS}/{ada}", headers=admin, json={"given_name": "Ada"}), 409,
+                   "profile_erased")
     assert ok(identify(client, admin, ("email", "ada@example.com")), 201)["id"] != ada
 
 

@@ -186,6 +186,22 @@ def test_a_customer_csv_loads_good_rows_and_reports_bad_ones_with_their_line(db,
     assert people == [("Ada", "ada@example.com", "+49561123456", "pos"), ("Eve", None, "+442079460958", "web")]
 
 
+def test_a_csv_row_with_values_too_long_for_their_columns_is_refused_alone(db, tmp_path):
+    path = write(tmp_path / "customers.csv", "given_name,family_name,email,language,line1,city,postcode,country",
+                 "Ada,Lovelace,ada@example.com,en,,,,",
+                 f"{'B' * 101},Brown,bob@example.com,en,,,,",
+                 f"Carl,Clark,carl@example.com,{'x' * 21},,,,",
+                 f"Dora,Diaz,dora@example.com,,{'Torstraße 1 ' * 20},Berlin,10119,DE",
+                 "Eve,Evans,eve@example.com,english!,,,,")
+    report = import_csv(db, path, CustomerImport(actor=SYSTEM))
+    assert [(e.line, e.reason) for e in report.errors] == [
+        (3, "given_name: String should have at most 100 characters"),
+        (4, "language: String should have at most 20 characters"),
+        (5, "line1: String should have at most 200 characters"),
+        (6, "language: String should match pattern '^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$'")]
+    assert report.created == 1 and count(db, Profile) == 1
+
+
 def test_a_csv_with_a_wrong_header_loads_nothing(db, tmp_path):
     from omniretail.core.csvio import HeaderError
 

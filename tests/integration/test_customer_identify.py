@@ -354,19 +354,18 @@ def test_a_new_profile_puts_a_customer_created_event_in_the_outbox(db):
 # --- concurrency ---------------------------------------------------------------------------------------
 
 
-def test_eight_channels_identifying_one_new_email_at_once_end_with_one_profile_holding_it(db):
+def identify_at_once(db, *identities: tuple[str, ...], **attributes) -> tuple[list[int], list[BaseException]]:
+    """Identify the same person from THREADS threads released together, retrying a lost race as the API does."""
     barrier = threading.Barrier(THREADS)
     found: list[int] = []
-    retries: list[int] = []
     failures: list[BaseException] = []
 
-    def identify_with_retry(channel: str) -> None:
+    def identify_with_retry() -> None:
         try:
             barrier.wait()
-            for attempt in range(3):  # as the API does: a lost race on the unique identity is retried
+            for _ in range(3):
                 try:
-                    found.append(identify(db, ("email", "race@example.com"), channel=channel).id)
-                    retries.append(attempt)
+                    found.append(identify(db, *identities, **attributes).id)
                     return
                 except IntegrityError:
                     continue
@@ -374,12 +373,24 @@ def test_eight_channels_identifying_one_new_email_at_once_end_with_one_profile_h
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             failures.append(exc)
 
-    channels = ["web", "app", "pos", "call_centre", "chat", "email", "sms", "messenger"]
-    threads = [threading.Thread(target=identify_with_retry, args=(c,)) for c in channels]
+    threads = [threading.Thread(target=identify_with_retry) for _ in range(THREADS)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
+    return found, failures
+
+
+def test_eight_requests_identifying_one_new_mobile_number_and_name_at_once_end_with_one_profile(db):
+    found, failures = identify_at_once(db, ("phone", "+49 151 12345678"), given_name="Ada", family_name="Lovelace")
+    assert failures == []
+    assert len(found) == THREADS
+    assert count(db, Profile) == 1
+    assert len(set(found)) == 1
+
+
+def test_eight_requests_identifying_one_new_email_at_once_end_with_one_profile_holding_it(db):
+    found, failures = identify_at_once(db, ("email", "race@example.com"))
     assert failures == []
     assert len(found) == THREADS and len(set(found)) == 1
     assert owners(db, "email", "race@example.com") == [found[0]]

@@ -167,6 +167,28 @@ def test_the_export_holds_everything_on_the_person_as_json(db, ada):
                                               "address_added"} <= set(kinds)
 
 
+def test_the_export_lists_profiles_merged_in_through_a_chain_of_merges(db, ada):
+    oldest = identify(db, ("email", "ada@oldest.example"), given_name="Augusta", family_name="Byron")
+    old = identify(db, ("email", "ada@old.example"), given_name="Ada", family_name="King")
+    with db.write() as s:
+        merging.merge(s, actor=SYSTEM, survivor_id=old, absorbed_id=oldest)
+    with db.write() as s:
+        merging.merge(s, actor=SYSTEM, survivor_id=ada, absorbed_id=old)
+    with db.read() as s:
+        document = privacy.export(s, s.get(Profile, ada))
+    assert sorted((p["id"], p["family_name"]) for p in document["merged_profiles"]) == [(oldest, "Byron"),
+                                                                                        (old, "King")]
+
+
+def test_consents_are_not_recorded_for_an_erased_profile(db, ada):
+    erase(db, ada)
+    error = refusal(db, lambda s: privacy.record_consents(
+        s, actor=SYSTEM, profile=s.get(Profile, ada), source_channel="web",
+        decisions=[ConsentDecision("marketing", "all", True, "v1")]))
+    assert (error.status, error.code) == (409, "profile_erased")
+    assert count(db, Consent) == 0
+
+
 # --- erasure -------------------------------------------------------------------------------------------
 
 

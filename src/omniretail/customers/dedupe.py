@@ -51,21 +51,19 @@ def find_duplicates(records: Iterable[tuple[int, Person]], thresholds: Threshold
             ids.append(record_id)
             features.append(prepare(person))
         pairs, oversized = candidate_pairs(features, max_block=max_block)
-        kept = _score_all(features, pairs, thresholds.review, workers=workers, progress=progress)
+        matches, apart = _score_all(features, pairs, thresholds.review, workers=workers, progress=progress)
+        n = len(features)
+        auto, review = [], []
+        for code, probability, reasons in matches:
+            i, j = divmod(code, n)
+            pair = ScoredPair(min(ids[i], ids[j]), max(ids[i], ids[j]), probability, reasons)
+            (auto if probability >= thresholds.auto else review).append(pair)
+        conflicts = frozenset((min(ids[i], ids[j]), max(ids[i], ids[j])) for i, j in (divmod(c, n) for c in apart))
+        return DedupeResult(sorted(auto, key=_best_first), sorted(review, key=_best_first), conflicts, len(pairs),
+                            oversized)
     finally:
         if collecting:
             gc.enable()
-    auto, review, conflicts = [], [], set()
-    for i, j, probability, reasons in kept:
-        a_id, b_id = sorted((ids[i], ids[j]))
-        if probability >= thresholds.auto:
-            auto.append(ScoredPair(a_id, b_id, probability, reasons))
-        elif probability >= thresholds.review:
-            review.append(ScoredPair(a_id, b_id, probability, reasons))
-        else:
-            conflicts.add((a_id, b_id))
-    return DedupeResult(sorted(auto, key=_best_first), sorted(review, key=_best_first), frozenset(conflicts),
-                        len(pairs), oversized)
 
 
 def candidate_pairs(features: Sequence[Features], *, max_block: int = MAX_BLOCK) -> tuple[list[int], int]:
@@ -96,11 +94,15 @@ def candidate_pairs(features: Sequence[Features], *, max_block: int = MAX_BLOCK)
     return sorted(pairs), oversized
 
 
+Matches = list[tuple[int, float, tuple[str, ...]]]  # (pair code, probability, reasons)
+
+
 def _score_all(features: list[Features], pairs: list[int], review: float, *, workers: int,
-               progress: Progress | None) -> list[tuple[int, int, float, tuple[str, ...]]]:
+               progress: Progress | None) -> tuple[Matches, list[int]]:
     global _shared_features
     chunks = [(pairs[start:start + CHUNK], len(features), review) for start in range(0, len(pairs), CHUNK)]
-    kept: list[tuple[int, int, float, tuple[str, ...]]] = []
+    matches: Matches = []
+    apart: list[int] = []
     done = 0
     if progress:
         progress(0, len(pairs))
@@ -109,33 +111,39 @@ def _score_all(features: list[Features], pairs: list[int], review: float, *, wor
         if workers > 1 and len(pairs) > 4 * CHUNK and "fork" in multiprocessing.get_all_start_methods():
             # fork shares the prepared persons copy-on-write; spawning would pickle a million of them per worker
             with multiprocessing.get_context("fork").Pool(workers) as pool:
-                for chunk, found in zip(chunks, pool.imap(_score_chunk, chunks), strict=True):
-                    kept.extend(found)
+                results = pool.imap(_score_chunk, chunks)
+                for chunk, (found, conflicting) in zip(chunks, results, strict=True):
+                    matches.extend(found)
+                    apart.extend(conflicting)
                     done += len(chunk[0])
                     if progress:
                         progress(done, len(pairs))
         else:
             for chunk in chunks:
-                kept.extend(_score_chunk(chunk))
+                found, conflicting = _score_chunk(chunk)
+                matches.extend(found)
+                apart.extend(conflicting)
                 done += len(chunk[0])
                 if progress:
                     progress(done, len(pairs))
     finally:
         _shared_features = []
-    return kept
+    return matches, apart
 
 
-def _score_chunk(work: tuple[list[int], int, float]) -> list[tuple[int, int, float, tuple[str, ...]]]:
-    """Pairs worth keeping: above the review threshold, or found to be two people."""
+def _score_chunk(work: tuple[list[int], int, float]) -> tuple[Matches, list[int]]:
+    """Pairs above the review threshold with their scores, and pairs found to be two people."""
     pairs, n, review = work
     features = _shared_features
-    kept = []
+    matches, apart = [], []
     for code in pairs:
         i, j = divmod(code, n)
         result = compare(features[i], features[j])
-        if result.probability >= review or not CONFLICT_REASONS.isdisjoint(result.reasons):
-            kept.append((i, j, result.probability, result.reasons))
-    return kept
+        if result.probability >= review:
+            matches.append((code, result.probability, result.reasons))
+        elif not CONFLICT_REASONS.isdisjoint(result.reasons):
+            apart.append(code)
+    return matches, apart
 
 
 def _best_first(pair: ScoredPair) -> tuple[float, int, int]:

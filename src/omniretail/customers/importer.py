@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
@@ -17,6 +17,7 @@ from omniretail.core.security import Actor
 from omniretail.customers import identify as identification
 from omniretail.customers.addresses import AddressInput
 from omniretail.customers.models import Address, Identity, Profile
+from omniretail.customers.schemas import AddressIn, AttributesIn
 
 IDENTITY_COLUMNS = ("email", "phone", "loyalty_card", "pos_customer_id")
 COLUMNS = ("id", "given_name", "family_name", "date_of_birth", "language", *IDENTITY_COLUMNS, "line1", "line2",
@@ -58,6 +59,10 @@ class CustomerImport:
                                    country=country)
         if not identities and not (optional(row.get("given_name", "")) and optional(row.get("family_name", ""))):
             raise RowProblem("a customer needs an identity (email, phone, card) or a full name")
+        # the API's limits (lengths, language tag, date of birth), so a row the columns cannot hold is refused alone
+        AttributesIn(given_name=optional(row.get("given_name", "")), family_name=optional(row.get("family_name", "")),
+                     date_of_birth=date_of_birth, language=optional(row.get("language", "")),
+                     address=AddressIn(**asdict(address)) if address else None)
         return CustomerRow(channel=optional(row.get("channel", "")) or self.default_channel, identities=identities,
                            attributes=identification.Attributes(
                                given_name=optional(row.get("given_name", "")),

@@ -97,14 +97,18 @@ def email_user(email: str) -> str:
     return local.replace(".", "").replace("_", "").replace("-", "")
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=262144)
 def is_mobile(e164: str) -> bool:
     """Whether a number is a mobile (one person's) rather than a landline (a household's)."""
-    try:
-        kind = phonenumbers.number_type(phonenumbers.parse(e164, None))
-    except phonenumbers.NumberParseException:
+    if not (e164.startswith("+") and e164[1:].isdigit()):
         return False
-    return kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    for length in (1, 2, 3):  # E.164 is already clean: split off the country code instead of parsing again
+        country_code = int(e164[1:1 + length])
+        if country_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(e164[1 + length:]))
+            kind = phonenumbers.number_type(number)
+            return kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    return False
 
 
 # Street types as written out or abbreviated, folded to one spelling, in the order they are tried.

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from omniretail.channels.service import require_channel
 from omniretail.core import audit
 from omniretail.core.clock import utcnow
-from omniretail.core.errors import Invalid
+from omniretail.core.errors import Conflict, Invalid
 from omniretail.core.models import ApiKey
 from omniretail.core.outbox import Event, emit
 from omniretail.core.security import Actor, auth_cache
@@ -57,6 +57,8 @@ class ConsentDecision:
 def record_consents(session: Session, *, actor: Actor, profile: Profile, decisions: list[ConsentDecision],
                     source_channel: str) -> list[Consent]:
     """Record consent decisions (each one kept; the latest per purpose and channel is in force)."""
+    if profile.status != "active":
+        raise Conflict(f"Customer {profile.id} is {profile.status}", code=f"profile_{profile.status}")
     require_channel(session, source_channel, field="source_channel")
     rows, now = [], utcnow()
     for i, decision in enumerate(decisions):
@@ -119,7 +121,8 @@ def export(session: Session, profile: Profile) -> dict[str, Any]:
     from omniretail.loyalty.models import LoyaltyAccount, LoyaltyEntry
 
     pid = profile.id
-    absorbed = list(session.scalars(select(Profile).where(Profile.merged_into_id == pid)))
+    absorbed = list(session.scalars(select(Profile).where(Profile.id.in_(_merged_in(session, pid)))
+                                    .order_by(Profile.id)))
 
     def rows(model: Any, *where: Any, order: Any = None) -> list[dict[str, Any]]:
         query = select(model).where(*where).order_by(order if order is not None else model.id)
@@ -140,17 +143,23 @@ def export(session: Session, profile: Profile) -> dict[str, Any]:
     }
 
 
+def _merged_in(session: Session, profile_id: int) -> list[int]:
+    """The profiles merged into this one, directly or through a chain of merges."""
+    found, frontier = [], [profile_id]
+    for _ in range(MAX_MERGE_HOPS):
+        frontier = list(session.scalars(select(Profile.id).where(Profile.merged_into_id.in_(frontier))))
+        if not frontier:
+            break
+        found += frontier
+    return found
+
+
 def erase(session: Session, *, actor: Actor, profile: Profile, reason: str | None = None) -> bool:
     """Anonymise the person (and the profiles merged into them); orders, payments and ledgers keep their amounts.
     Returns False when the profile was already erased (erasing twice is harmless)."""
     if profile.status == "erased":
         return False
-    ids, frontier = [profile.id], [profile.id]
-    for _ in range(MAX_MERGE_HOPS):  # and the profiles merged into those, through any chain of merges
-        frontier = list(session.scalars(select(Profile.id).where(Profile.merged_into_id.in_(frontier))))
-        if not frontier:
-            break
-        ids += frontier
+    ids = [profile.id, *_merged_in(session, profile.id)]
     now = utcnow()
     session.execute(update(Profile).where(Profile.id.in_(ids)).values(
         given_name=None, family_name=None, date_of_birth=None, language=None, preferred_channel=None, email=None,
