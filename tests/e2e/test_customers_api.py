@@ -107,6 +107,38 @@ def test_staff_find_a_customer_by_email_phone_card_or_name(client, admin, ada, b
     assert [p["id"] for p in ok(client.get(CUSTOMERS, headers=admin, params={"q": "4711-0002"}))["items"]] == [bob]
 
 
+def test_a_card_number_with_letters_is_found_in_any_case(client, admin):
+    card_holder = new_customer(client, admin, ("loyalty_card", "C-2048"), given_name="Cleo")
+
+    for q in ("C-2048", "c2048"):
+        assert [p["id"] for p in ok(client.get(CUSTOMERS, headers=admin, params={"q": q}))["items"]] == [card_holder]
+
+
+def test_identify_without_any_identity_or_name_is_refused_and_creates_nothing(client, admin, db):
+    body = assert_problem(client.post(f"{CUSTOMERS}/identify", headers=admin, json={"channel": "web"}), 422,
+                          "nothing_to_identify")
+
+    assert error_fields(body) == ["identities"]
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Profile)) == 0
+
+
+def test_an_integration_key_identifies_only_for_its_own_channel(client, db):
+    web_shop = bearer(make_key(db, Role.INTEGRATION, channel="web"))
+
+    assert identify(client, web_shop, ("email", "x@example.com"), channel="web").status_code == 201
+    assert_problem(identify(client, web_shop, ("email", "y@example.com"), channel="pos"), 403,
+                   "channel_out_of_scope")
+
+
+def test_an_abbreviated_street_is_the_same_saved_address(client, admin, ada):
+    same = {**KASSEL, "line1": "Lindenstr. 5"}
+    response = client.post(f"{CUSTOMERS}/{ada}/addresses", headers=admin, json=same)
+
+    assert response.status_code == 200
+    assert len(ok(client.get(f"{CUSTOMERS}/{ada}/addresses", headers=admin))["items"]) == 1
+
+
 def test_a_profile_is_edited_with_patch_and_fields_left_out_stay(client, admin, ada):
     changed = ok(client.patch(f"{CUSTOMERS}/{ada}", headers=admin, json={"family_name": "King",
                                                                          "preferred_channel": "sms"}))

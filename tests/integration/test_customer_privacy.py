@@ -279,7 +279,7 @@ def test_an_erased_profile_cannot_earn_points(db, ada):
     erase(db, ada)
     error = refusal(db, lambda s: loyalty.earn(s, actor=SYSTEM, profile_id=ada, points=5, channel="web",
                                                cause_type="order", cause_id="o-9"))
-    assert (error.status, error.code) == (409, "customer_erased")
+    assert (error.status, error.code) == (409, "profile_erased")
 
 
 # --- addresses -----------------------------------------------------------------------------------------

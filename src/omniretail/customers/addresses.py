@@ -13,8 +13,8 @@ from omniretail.core import audit
 from omniretail.core.clock import utcnow
 from omniretail.core.errors import Invalid, NotFound
 from omniretail.core.security import Actor
-from omniretail.core.text import normalise
 from omniretail.customers.identities import normalise_phone
+from omniretail.customers.matching import street_parts
 from omniretail.customers.models import Address, Profile
 from omniretail.customers.profiles import add_timeline
 
@@ -66,8 +66,9 @@ def validate(address: AddressInput, *, field: str, default_region: str) -> dict[
 
 
 def same_place(a: Address, fields: dict[str, str | None]) -> bool:
-    def key(line1: str | None, postcode: str | None, country: str | None) -> tuple[str, str, str]:
-        return (re.sub(r"\W+", "", normalise(line1 or "")), (postcode or "").replace(" ", ""), country or "")
+    """The same street and house number in the same postcode ("Lindenstr. 5" is "Lindenstraße 5")."""
+    def key(line1: str | None, postcode: str | None, country: str | None) -> tuple[tuple[str, str], str, str]:
+        return street_parts(line1), (postcode or "").replace(" ", "").upper(), country or ""
     return key(a.line1, a.postcode, a.country) == key(fields["line1"], fields["postcode"], fields["country"])
 
 

@@ -30,7 +30,7 @@ class DedupeReport:
     auto_pairs: int = 0
     review_pairs: int = 0
     merged: int = 0
-    queued: int = 0
+    queued: int = 0  # pairs newly queued (pairs already waiting are not counted again)
     already_decided: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -87,8 +87,9 @@ def dedupe(db: Database, *, actor: Actor, workers: int = 1, progress: Progress |
     limits = thresholds()
     with db.read() as session:
         records = list(load_persons(session, progress))
-        decided = {(a, b): status for a, b, status in session.execute(
-            select(Suggestion.a_id, Suggestion.b_id, Suggestion.status).where(Suggestion.status != "pending"))}
+        suggested = {(a, b): status for a, b, status in session.execute(
+            select(Suggestion.a_id, Suggestion.b_id, Suggestion.status))}
+    decided = {pair: status for pair, status in suggested.items() if status != "pending"}
     report.profiles = len(records)
     report.seconds["load"] = time.perf_counter() - started
     started = time.perf_counter()
@@ -117,7 +118,8 @@ def dedupe(db: Database, *, actor: Actor, workers: int = 1, progress: Progress |
         if progress is not None:
             progress("merge", report.merged, len(plan))
     merged_away = {a for _, a in plan}
-    queue = [p for p in review if p.a_id not in merged_away and p.b_id not in merged_away]
+    queue = [p for p in review if p.a_id not in merged_away and p.b_id not in merged_away
+             and (p.a_id, p.b_id) not in suggested]
     now = utcnow()
     with db.write() as session:
         for start in range(0, len(queue), 5_000):

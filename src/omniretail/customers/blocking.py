@@ -15,15 +15,12 @@ def blocking_keys(person: Person) -> set[str]:
 
 
 def keys_of(features: Features) -> set[str]:
-    """Blocking keys of a prepared person.
-
-    Each key survives a different kind of error: an identity survives any change of name; a name's sound code
-    with the birth date survives a typo in, or change of, the other name; the names' first letters with the
-    birth date survive typos in both; both names with the birth year survive a wrong day or month; both names
-    with the postcode survive a missing date; the house number with the birth date survives a change of name and
-    a misspelt street; the start of the street with the house number, and postcode or town, survives anything
-    but a move.
-    """
+    """Blocking keys of a prepared person."""
+    # Each kind of key survives another kind of error: an identity survives any change of name; a name's sound
+    # code with the birth date survives a typo in, or change of, the other name; the names' first letters with
+    # the birth date survive typos in both; both names with the birth year survive a wrong day or month; both
+    # names with the postcode survive a missing date; the house number with the birth date survives a new name
+    # and a misspelt street; the start of the street with the house number and place survives all but a move.
     keys = {_bounded(f"id:{value}") for value in features.strong_ids}
     keys.update(_bounded(f"em:{email}") for email in features.emails)
     keys.update(_bounded(f"eu:{user}") for user in features.email_users)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Sized
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -42,14 +42,20 @@ _shared_features: list[Features] = []
 def find_duplicates(records: Iterable[tuple[int, Person]], thresholds: Thresholds, *, workers: int = 1,
                     progress: Progress | None = None, max_block: int = MAX_BLOCK) -> DedupeResult:
     """Score every pair of records that shares a blocking key; sort them into automatic merges and review."""
+    # progress(done, total) counts records while they are prepared (when `records` has a length), then pairs while
+    # they are compared. workers > 1 compares in forked processes: that pays where records have many candidate
+    # pairs each; at about one pair per record, copying the shared records into each process costs what it saves.
     collecting = gc.isenabled()
     gc.disable()  # millions of new small objects, none cyclic: the collector would rescan them again and again
     try:
+        size = len(records) if isinstance(records, Sized) else 0
         ids: list[int] = []
         features: list[Features] = []
-        for record_id, person in records:
+        for index, (record_id, person) in enumerate(records):
             ids.append(record_id)
             features.append(prepare(person))
+            if progress and size and index % 20_000 == 0:
+                progress(index, size)
         pairs, oversized = candidate_pairs(features, max_block=max_block)
         matches, apart = _score_all(features, pairs, thresholds.review, workers=workers, progress=progress)
         n = len(features)
@@ -151,12 +157,10 @@ def _best_first(pair: ScoredPair) -> tuple[float, int, int]:
 
 
 def plan_merges(pairs: Iterable[ScoredPair], *, conflicts: Iterable[tuple[int, int]] = ()) -> list[tuple[int, int]]:
-    """(survivor, absorbed) merges in order: best pairs first, two clusters joined only if no member pair conflicts.
-
-    Joining on the single best link alone would let one wrong pair chain a household into one customer; a
-    scored conflict between any two members (Anna and Paul at one address) keeps the clusters apart. The
-    survivor is the older (smaller) id, so a merge keeps the longest history.
-    """
+    """(survivor, absorbed) merges, best pairs first; two clusters join only if no pair across them conflicts."""
+    # Joining on the single best link would let one wrong pair chain a household into one customer; a conflict
+    # between any two members (Anna and Paul at one address) keeps the clusters apart. The survivor is the older
+    # (smaller) id, so a merge keeps the longest history.
     known_apart = {(min(a, b), max(a, b)) for a, b in conflicts}
     root: dict[int, int] = {}
     members: dict[int, list[int]] = {}

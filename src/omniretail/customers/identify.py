@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, text
 from sqlalchemy.orm import Session
 
 from omniretail.channels.service import require_channel
 from omniretail.core import audit
 from omniretail.core.clock import utcnow
 from omniretail.core.config import get_settings
+from omniretail.core.errors import Forbidden, Invalid
 from omniretail.core.outbox import Event, emit
-from omniretail.core.security import Actor
+from omniretail.core.security import Actor, Role
 from omniretail.customers import addresses, merging
 from omniretail.customers.addresses import AddressInput
+from omniretail.customers.blocking import blocking_keys
 from omniretail.customers.identities import STRENGTH, IdentityValue, normalise
 from omniretail.customers.matching import MatchResult, Person, score
 from omniretail.customers.models import Identity, Profile
@@ -79,6 +82,19 @@ def _incoming(values: list[IdentityValue], attributes: Attributes, address: dict
                   strong_ids=tuple(f"{v.type}:{v.value}" for v in values if v.type not in ("email", "phone")))
 
 
+def _serialise(session: Session, values: list[IdentityValue], incoming: Person) -> None:
+    """On PostgreSQL, two requests about the same person (an identity, or a name that blocks together) take turns,
+    so a double submit cannot create the person twice. Locks are taken in one statement, in a fixed order, and
+    held to the end of the transaction. SQLite runs one writer at a time anyway."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    names = [f"{v.type}:{v.value}" for v in values] + sorted(blocking_keys(incoming))
+    keys = sorted({int.from_bytes(hashlib.blake2b(n.encode(), digest_size=8).digest(), "big", signed=True)
+                   for n in names})
+    session.execute(text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"),
+                    {"keys": keys})
+
+
 def _bound(session: Session, values: list[IdentityValue]) -> list[Identity]:
     if not values:
         return []
@@ -130,6 +146,8 @@ def _fill(profile: Profile, attributes: Attributes) -> list[str]:
 def identify(session: Session, *, actor: Actor, channel: str, identities: list[IdentityInput],
              attributes: Attributes) -> Resolution:
     """Return the one profile of the person these identities and attributes describe: existing, extended or new."""
+    if actor.role is Role.INTEGRATION and actor.channel != channel:
+        raise Forbidden(f"This key speaks for channel {actor.channel!r}, not {channel!r}", code="channel_out_of_scope")
     require_channel(session, channel)
     if attributes.preferred_channel is not None:
         require_channel(session, attributes.preferred_channel, field="attributes.preferred_channel")
@@ -137,6 +155,10 @@ def identify(session: Session, *, actor: Actor, channel: str, identities: list[I
     address = (addresses.validate(attributes.address, field="attributes.address",
                                   default_region=get_settings().default_region) if attributes.address else None)
     incoming = _incoming(values, attributes, address)
+    if not values and not (incoming.given_name or incoming.family_name):
+        raise Invalid("Say who it is: at least one identity or a name", field="identities",
+                      code="nothing_to_identify")
+    _serialise(session, values, incoming)
     bound = _bound(session, values)
     exclusive = sorted((r for r in bound if r.exclusive), key=lambda r: (STRENGTH[r.type], r.id))
     limits = thresholds()

@@ -64,7 +64,7 @@ def normalise(kind: str, raw: str, *, region: str | None, default_region: str, f
         return IdentityValue(kind, normalise_phone(raw, region=region or default_region, field=field))
     value = raw.casefold() if kind in ("messenger", "social") else raw
     if kind in ("loyalty_card", "pos_customer_id"):
-        value = re.sub(r"[\s-]", "", value)
+        value = re.sub(r"[\s-]", "", value).upper()  # printed cards are read back in any case
     if not _TOKEN.match(value):
         raise Invalid(f"{raw!r} is not a valid {kind.replace('_', ' ')}", field=field, code="invalid_identity")
     return IdentityValue(kind, value)

@@ -52,9 +52,9 @@ class Thresholds:
         return "auto" if probability >= self.auto else "review" if probability >= self.review else "none"
 
 
-# Log2 likelihood ratios log2(m/u): m = P(level | same person), u = P(level | different people among candidate
-# pairs). Set from the error rates of real customer data (typos, nicknames, married names, shared landlines),
-# then checked on the generated and FEBRL sets (see dataset.quality_report).
+# Log2 likelihood ratios log2(m/u): m = P(level | one person), u = P(level | two people who share a block).
+# Reasoned from how often each level occurs for one person (typos, nicknames, married names, missing fields) and
+# for households and namesakes, then tuned on the generated and FEBRL sets (dataset.quality_report).
 WEIGHTS = {
     "same_strong_id": 20.0,
     "same_email": 12.0, "same_email_user": 2.0, "different_email": -1.0,
@@ -66,7 +66,7 @@ WEIGHTS = {
     "same_date_of_birth": 9.0, "dob_day_month_swapped": 6.0, "dob_typo": 4.0, "dob_conflict": -6.0,
     "same_address": 6.5, "same_street": 2.0, "same_area": 1.0, "different_address": -1.0,
 }
-PRIOR_LOG_ODDS = -10.0  # about one candidate pair in a thousand is a true duplicate
+PRIOR_LOG_ODDS = -10.0  # ten bits of evidence make even odds: a full name and a postcode are not enough
 VETO_CEILING = 0.01  # a vetoed pair stays below any sensible review threshold
 DOUBT_CEILING = 0.9  # a pair that may be two members of one household goes to review, never merges by itself
 _FAMILY_AGREES = ("same_family_name", "family_name_typo", "family_name_partial", "family_name_phonetic")

@@ -51,9 +51,10 @@ def find(session: Session, *, q: str, limit: int) -> list[Profile]:
     values: list[tuple[str, str]] = []
     if "@" in q:
         values.append(("email", normalise_email(q, field="q")))
-    elif _DIGITS.match(q):
+    elif any(ch.isdigit() for ch in q) and (_DIGITS.match(q) or " " not in q):
         compact = re.sub(r"[\s()./-]", "", q)
-        values += [("loyalty_card", compact), ("pos_customer_id", compact)]
+        values += [("loyalty_card", compact.upper()), ("pos_customer_id", compact.upper()), ("device_id", q)]
+    if _DIGITS.match(q) and "@" not in q:
         try:
             values.append(("phone", normalise_phone(q, region=None if q.startswith("+") else
                                                     get_settings().default_region, field="q")))

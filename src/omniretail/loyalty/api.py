@@ -42,7 +42,7 @@ ENTRY_ROLES = {
     "reverse": frozenset({Role.ADMIN, Role.OPERATIONS, Role.INTEGRATION}),
 }
 CONFLICTS = {409: problem("`insufficient_points` (with the `balance`), `duplicate_cause`, `nothing_to_reverse`, "
-                          "`reward_unavailable`, `points_limit`, `customer_erased`")}
+                          "`reward_unavailable`, `points_limit`, `profile_erased`")}
 
 
 def _programme(request: Request) -> tiers.Rules:

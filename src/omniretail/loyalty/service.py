@@ -357,7 +357,7 @@ def _profile(session: Session, actor: Actor, profile_id: int) -> Profile:
     """The active profile `profile_id` is now, if `actor` may act on it."""
     profile = get_profile(session, actor, profile_id)
     if profile.status != "active":
-        raise Conflict(f"Customer {profile.id} was erased", code="customer_erased")
+        raise Conflict(f"Customer {profile.id} was erased", code="profile_erased")
     return profile
 
 
