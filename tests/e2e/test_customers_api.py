@@ -359,6 +359,20 @@ def test_a_customer_key_sees_its_own_profile_and_no_other(client, admin, db, ada
     assert_problem(client.get(f"{CUSTOMERS}/suggestions", headers=own), 403, "role_forbidden")
 
 
+def test_a_customer_sees_in_the_timeline_what_staff_did_but_not_who(client, admin, db, ada):
+    own = bearer(make_key(db, Role.CUSTOMER, customer_id=str(ada)))
+    ok(client.post(f"{CUSTOMERS}/{ada}/consents", headers=own, json={"source_channel": "app", "consents": [
+        {"purpose": "marketing", "channel": "email", "granted": False, "wording_version": "v1"}]}), 201)
+
+    staff_view = ok(client.get(f"{CUSTOMERS}/{ada}/timeline", headers=admin))["items"]
+    own_view = ok(client.get(f"{CUSTOMERS}/{ada}/timeline", headers=own))["items"]
+
+    assert [e["kind"] for e in own_view] == [e["kind"] for e in staff_view]
+    assert {e["actor"] for e in own_view} == {"you", "staff"}
+    assert own_view[0]["actor"] == "you" and own_view[0]["kind"] == "consent_withdrawn"
+    assert "staff" not in {e["actor"] for e in staff_view}
+
+
 def test_a_customer_key_follows_its_profile_through_a_merge(client, admin, db, ada, bob):
     own = bearer(make_key(db, Role.CUSTOMER, customer_id=str(bob)))
     ok(merge(client, admin, ada, bob))

@@ -427,3 +427,17 @@ def test_a_rejected_suggestion_stays_rejected_when_suggested_again(db, pair):
         assert (again.id, again.status, again.probability) == (suggestion_id, "rejected", 0.6)
     error = refusal(db, lambda s: merging.reject(s, actor=SYSTEM, suggestion_id=suggestion_id))
     assert (error.status, error.code) == (409, "suggestion_decided")
+
+
+def test_unmerge_keeps_a_filled_field_that_staff_changed_after_the_merge(db, pair):
+    survivor, absorbed = pair
+    merge_id = merge(db, survivor, absorbed)
+    with db.write() as s:
+        service.update_profile(s, actor=SYSTEM, profile=resolve(s, survivor), changes={"language": "de"})
+
+    unmerge(db, merge_id)
+
+    with db.read() as s:
+        kept = resolve(s, survivor)
+        assert (kept.language, kept.family_name, kept.date_of_birth) == ("de", None, None)
+        assert resolve(s, absorbed).language == "en"

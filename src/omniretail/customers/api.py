@@ -162,12 +162,16 @@ def timeline(customer_id: RowId, db: DB, actor: StaffOrSelf, limit: Limit = 50, 
     before_id = cursor_int({"before": before}, "before") if before is not None else None
     with db.read() as s:
         profile = get_profile(s, actor, customer_id)
-        return _timeline(s, profile.id, limit, before_id)
+        return _timeline(s, profile.id, limit, before_id, actor)
 
 
-def _timeline(s: Session, profile_id: int, limit: int, before_id: int | None) -> TimelineOut:
+def _timeline(s: Session, profile_id: int, limit: int, before_id: int | None, viewer: Actor) -> TimelineOut:
     found = service.timeline(s, profile_id, limit=limit + 1, before_id=before_id)
     more = len(found) > limit
-    return TimelineOut(customer_id=profile_id,
-                       items=[TimelineEntryOut.model_validate(e, from_attributes=True) for e in found[:limit]],
+    items = [TimelineEntryOut.model_validate(e, from_attributes=True) for e in found[:limit]]
+    if viewer.role is Role.CUSTOMER:
+        # A customer sees what happened and where, not which member of staff or which key did it.
+        items = [item.model_copy(update={"actor": "you" if item.actor == viewer.name else "staff"})
+                 for item in items]
+    return TimelineOut(customer_id=profile_id, items=items,
                        next_cursor=encode_cursor({"before": found[limit - 1].id}) if more else None)

@@ -241,7 +241,8 @@ def unmerge(session: Session, *, actor: Actor, merge_id: int, reason: str | None
         session.execute(update(Address).where(Address.id.in_(moved["default_addresses"]),
                                               Address.profile_id == absorbed.id).values(is_default=True))
     for name in moved.get("filled", []):
-        setattr(survivor, name, None)
+        if getattr(survivor, name) == getattr(absorbed, name):  # unless staff changed it since
+            setattr(survivor, name, None)
     survivor.search_name = search_name(survivor.given_name, survivor.family_name)
     _repair_primary(session, survivor)
     now = utcnow()

@@ -19,6 +19,7 @@ _SPELLED_OUT = str.maketrans({
     "ı": "i",
 })
 _NOT_LETTERS = re.compile(r"[^a-z]+")
+_VOWELS_DROPPED = str.maketrans("", "", "aeiouy ")
 _TITLES = frozenset({"dr", "prof", "herr", "frau", "mr", "mrs", "ms", "miss", "mme", "mlle", "m", "dipl", "ing"})
 _PARTICLES = frozenset({"von", "van", "der", "den", "de", "du", "da", "di", "la", "le", "zu", "zum", "ten", "ter",
                         "vom"})
@@ -137,6 +138,13 @@ def known_given_names() -> frozenset[str]:
 
 
 def are_distinct_names(a: str, b: str) -> bool:
-    """Two real given names that do not sound alike (Tim/Tom, Heidi/Heini, Adam/Ada): two people, not a typo."""
+    """Two real given names that differ in a vowel (Tim/Tom, Lena/Lina) or in sound (Heidi/Heini): two people."""
     known = known_given_names()
-    return a in known and b in known and phonetic(a.replace(" ", "")) != phonetic(b.replace(" ", ""))
+    if a not in known or b not in known:
+        return False
+    # a consonant spelled another way keeps the name (Stefan/Stephan); another vowel makes another name
+    return _consonants(a) == _consonants(b) or phonetic(a.replace(" ", "")) != phonetic(b.replace(" ", ""))
+
+
+def _consonants(name: str) -> str:
+    return name.translate(_VOWELS_DROPPED)
