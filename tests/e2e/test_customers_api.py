@@ -189,6 +189,8 @@ def test_the_review_queue_lists_accepts_and_rejects_suggestions(client, admin, a
     ok(identify(client, admin, ("email", "ada@example.com"), ("device_id", "dev-3")))
     queue = ok(client.get(f"{CUSTOMERS}/suggestions", headers=admin, params={"limit": 1}))
     assert [(s["a_id"], s["b_id"], s["status"]) for s in queue["items"]] == [(ada, bob, "pending")]
+    assert [(p["id"], p["given_name"], p["family_name"], p["city"]) for p in queue["items"][0]["profiles"]] == [
+        (ada, "Ada", "Lovelace", "Kassel"), (bob, "Bob", "Brown", None)]
     rest = ok(client.get(f"{CUSTOMERS}/suggestions", headers=admin, params={"cursor": queue["next_cursor"]}))
     assert ([(s["a_id"], s["b_id"]) for s in rest["items"]], rest["next_cursor"]) == ([(ada, carl)], None)
     first, second = queue["items"][0]["id"], rest["items"][0]["id"]

@@ -31,7 +31,7 @@ from omniretail.customers.schemas import (
     TimelineOut,
     UndoIn,
 )
-from omniretail.customers.views import merge_out, profile_out
+from omniretail.customers.views import merge_out, profile_out, suggestion_out
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"], responses={
     **PROBLEM_RESPONSES, 404: problem("`unknown_customer`, `unknown_merge` or `unknown_suggestion`")})
@@ -89,7 +89,7 @@ def suggestions(db: DB, _: Resolver, status: Annotated[str | None, Query(
     with db.read() as s:
         found = merging.list_suggestions(s, status=status, limit=limit + 1, after_id=after, customer_id=customer_id)
         more = len(found) > limit
-        return SuggestionList(items=[SuggestionOut.model_validate(x, from_attributes=True) for x in found[:limit]],
+        return SuggestionList(items=[suggestion_out(s, x) for x in found[:limit]],
                               next_cursor=encode_cursor({"after": found[limit - 1].id}) if more else None)
 
 
@@ -106,7 +106,7 @@ def reject_suggestion(suggestion_id: RowId, db: DB, actor: Resolver, body: UndoI
     """Record that a suggested pair are two people; the pair is not suggested or merged automatically again."""
     with db.write() as s:
         found = merging.reject(s, actor=actor, suggestion_id=suggestion_id, reason=body.reason if body else None)
-        return SuggestionOut.model_validate(found, from_attributes=True)
+        return suggestion_out(s, found)
 
 
 @router.post("/merge", response_model=MergeOut, responses=MERGE_CONFLICTS)

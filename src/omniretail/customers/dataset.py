@@ -22,6 +22,7 @@ from omniretail.customers.names import (
     are_nicknames,
     fold_name,
     is_gendered_pair,
+    sex_of,
 )
 
 LOCALES = (("de_DE", "DE", 0.70), ("en_GB", "GB", 0.08), ("nl_NL", "NL", 0.08), ("fr_FR", "FR", 0.07),
@@ -177,12 +178,18 @@ class _Generator:
             member = self.member(head, sex, dob, taken, landline)
             members.append((member, "household"))
             if index > 0 and self.rng.random() < 0.25:
-                members.append((self.member(head, self.rng.choice("fm"), dob, taken, landline), "twin"))
+                # some parents name twins alike: Jan and Jana, Paul and Paula
+                alike = [name for name in (f"{member.given}a", f"{member.given}e", str(member.given)[:-1])
+                         if sex_of(fold_name(name)) not in (None, sex_of(fold_name(member.given)))
+                         ] if self.rng.random() < 0.3 else []
+                twin = self.member(head, self.rng.choice("fm"), dob, taken, landline,
+                                   given=self.rng.choice(alike) if alike else None)
+                members.append((twin, "twin"))
         return members
 
     def member(self, head: _Draft, sex: str, dob: datetime.date, taken: list[str],
-               landline: phonenumbers.PhoneNumber) -> _Draft:
-        given = self.other_given(head.country, sex, taken)
+               landline: phonenumbers.PhoneNumber, given: str | None = None) -> _Draft:
+        given = given or self.other_given(head.country, sex, taken)
         taken.append(given)
         phones = [landline] + ([self.phone(head.country, mobile=True)] if self.rng.random() < 0.5 else [])
         emails = [self.email(given, head.family, head.country)] if self.rng.random() < 0.6 else []

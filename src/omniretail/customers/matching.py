@@ -69,6 +69,7 @@ WEIGHTS = {
 PRIOR_LOG_ODDS = -10.0  # ten bits of evidence make even odds: a full name and a postcode are not enough
 VETO_CEILING = 0.01  # a vetoed pair stays below any sensible review threshold
 DOUBT_CEILING = 0.9  # a pair that may be two members of one household goes to review, never merges by itself
+_GIVEN_AGREES = ("same_given_name", "given_name_nickname", "given_name_typo", "given_name_phonetic")
 _FAMILY_AGREES = ("same_family_name", "family_name_typo", "family_name_partial", "family_name_phonetic")
 
 
@@ -184,10 +185,10 @@ def given_level(a: str, b: str) -> str:
         return "same_given_name"
     if len(a) == 1 or len(b) == 1:
         return "given_name_initial" if a[0] == b[0] else "given_name_conflict"
-    if are_nicknames(a, b):
-        return "given_name_nickname"
     if is_gendered_pair(a, b):
         return "given_name_conflict"
+    if are_nicknames(a, b):
+        return "given_name_nickname"
     if (" " in a or " " in b) and not set(a.split()).isdisjoint(b.split()):
         return "given_name_partial"
     if are_distinct_names(a, b):
@@ -307,7 +308,8 @@ def compare(a: Features, b: Features) -> MatchResult:
 
 def _swapped(a: Features, b: Features) -> bool:
     """Whether given and family name were entered in each other's fields."""
-    return (a.given == b.family or _is_typo(a.given, b.family)) and (a.family == b.given or _is_typo(a.family, b.given))
+    family_moved = a.given == b.family or _is_typo(a.given, b.family)
+    return family_moved and given_level(a.family, b.given) in _GIVEN_AGREES
 
 
 def score(a: Person, b: Person) -> MatchResult:

@@ -7,6 +7,7 @@ import re
 from functools import lru_cache
 
 import jellyfish
+from rapidfuzz.distance import DamerauLevenshtein
 from nicknames import NickNamer, name_triplets
 
 from omniretail.core.text import normalise
@@ -113,9 +114,13 @@ _GENDER_ENDINGS = (("", "a"), ("", "e"), ("", "ina"), ("", "ine"), ("o", "a"), (
 
 
 def is_gendered_pair(a: str, b: str) -> bool:
-    """Names that differ only by a male and a female ending: siblings or twins, not a typo."""
+    """A man's and a woman's form of one name (Jan/Jana, Emil/Emily): siblings or twins, not a typo."""
     if a[:2] != b[:2] or abs(len(a) - len(b)) > 3:
         return False
+    sex_a, sex_b = sex_of(a), sex_of(b)
+    if sex_a and sex_b:
+        # Helen and Helena are both women's names, one name spelled two ways; Johannes and Johanne are not
+        return sex_a != sex_b and DamerauLevenshtein.distance(a, b, score_cutoff=2) <= 2
     for male, female in _GENDER_ENDINGS:
         for man, woman in ((a, b), (b, a)):
             if man.endswith(male) and woman.endswith(female):
@@ -126,15 +131,30 @@ def is_gendered_pair(a: str, b: str) -> bool:
 
 
 @lru_cache(maxsize=1)
-def known_given_names() -> frozenset[str]:
-    """Folded given names from the nickname list and Faker's per-country name lists (loaded on first use)."""
+def _name_lists() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """Folded given names: all known, men's, women's (nickname list and Faker's per-country lists)."""
     names = {fold_name(name) for triplet in name_triplets() for name in (triplet.name1, triplet.name2)}
     names.update(EUROPEAN_SHORT_FORMS)
+    men: set[str] = set()
+    women: set[str] = set()
     for locale in _NAME_LIST_LOCALES:
         provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
-        for attribute in ("first_names", "first_names_male", "first_names_female"):
-            names.update(fold_name(name) for name in getattr(provider, attribute, ()))
-    return frozenset(name for name in names if name)
+        names.update(fold_name(name) for name in getattr(provider, "first_names", ()))
+        men.update(fold_name(name) for name in getattr(provider, "first_names_male", ()))
+        women.update(fold_name(name) for name in getattr(provider, "first_names_female", ()))
+    names.discard("")
+    return frozenset(names | men | women), frozenset(men - women), frozenset(women - men)
+
+
+def known_given_names() -> frozenset[str]:
+    """Folded given names of real people (loaded on first use)."""
+    return _name_lists()[0]
+
+
+def sex_of(name: str) -> str | None:
+    """"m" or "f" when the name lists give a folded given name to one sex only, else None."""
+    _known, men, women = _name_lists()
+    return "m" if name in men else "f" if name in women else None
 
 
 def are_distinct_names(a: str, b: str) -> bool:
@@ -142,6 +162,8 @@ def are_distinct_names(a: str, b: str) -> bool:
     known = known_given_names()
     if a not in known or b not in known:
         return False
+    if a[:-1] == b[:-1] or a.startswith(b) or b.startswith(a):
+        return False  # another ending of one name (Maria/Marie, Helen/Helena); men's and women's forms come earlier
     # a consonant spelled another way keeps the name (Stefan/Stephan); another vowel makes another name
     return _consonants(a) == _consonants(b) or phonetic(a.replace(" ", "")) != phonetic(b.replace(" ", ""))
 

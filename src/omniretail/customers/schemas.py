@@ -178,6 +178,20 @@ class UndoIn(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
+class ProfileBrief(BaseModel):
+    """What a reviewer compares at a glance."""
+
+    id: int
+    status: str
+    given_name: str | None
+    family_name: str | None
+    date_of_birth: date | None
+    email: str | None
+    phone: str | None
+    postcode: str | None
+    city: str | None
+
+
 class SuggestionOut(BaseModel):
     id: int
     a_id: int
@@ -189,6 +203,7 @@ class SuggestionOut(BaseModel):
     created_at: datetime
     decided_at: datetime | None
     decided_by: str | None
+    profiles: list[ProfileBrief] = Field(default_factory=list, description="The two profiles as they are now")
 
 
 class SuggestionList(BaseModel):

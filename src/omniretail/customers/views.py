@@ -6,15 +6,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from omniretail.customers.identify import Resolution
-from omniretail.customers.models import Address, Merge, Profile
+from omniretail.customers.models import Address, Merge, Profile, Suggestion
 from omniretail.customers.profiles import addresses_of, identities_of
 from omniretail.customers.schemas import (
     AddressOut,
     IdentityOut,
     LoyaltySummary,
     MergeOut,
+    ProfileBrief,
     ProfileOut,
     ResolutionOut,
+    SuggestionOut,
 )
 
 
@@ -51,6 +53,22 @@ def profile_out(session: Session, profile: Profile, *, requested_id: int | None 
         resolution=ResolutionOut(matched_by=resolution.matched_by, linked=resolution.linked,
                                  suggestions=resolution.suggestions, merged=resolution.merged)
         if resolution else None)
+
+
+def suggestion_out(session: Session, suggestion: Suggestion) -> SuggestionOut:
+    out = SuggestionOut.model_validate(suggestion, from_attributes=True)
+    found = {p.id: p for p in session.scalars(select(Profile).where(
+        Profile.id.in_((suggestion.a_id, suggestion.b_id))))}
+    homes = addresses_of(session, list(found))
+    briefs = []
+    for pid in (suggestion.a_id, suggestion.b_id):
+        p = found.get(pid)
+        if p is not None:
+            home = (homes.get(pid) or [None])[0]
+            briefs.append(ProfileBrief(id=p.id, status=p.status, given_name=p.given_name, family_name=p.family_name,
+                                       date_of_birth=p.date_of_birth, email=p.email, phone=p.phone,
+                                       postcode=home.postcode if home else None, city=home.city if home else None))
+    return out.model_copy(update={"profiles": briefs})
 
 
 def merge_out(m: Merge) -> MergeOut:
