@@ -163,7 +163,7 @@ def keys_revoke(key_id: int) -> None:
 
 
 @customers_app.command("dedupe")
-def customers_dedupe(workers: Annotated[int, typer.Option(min=1, max=16, help="Processes that compare pairs")] = 2
+def customers_dedupe(workers: Annotated[int, typer.Option(min=1, max=16, help="Processes that compare pairs")] = 1
                      ) -> None:
     """Find duplicate profiles: merge those above the automatic threshold, queue doubtful pairs for review."""
     from omniretail.core.security import cli_actor
@@ -280,7 +280,7 @@ def bench(name: Annotated[str, typer.Argument(help="catalog, inventory or identi
           clients: Annotated[int, typer.Option(min=1, help="inventory: concurrent clients")] = 8,
           profiles: Annotated[int, typer.Option(min=100, help="identity: number of profiles")] = 1_000_000,
           people: Annotated[int, typer.Option(min=100, help="identity: people in the labelled quality set")] = 20_000,
-          workers: Annotated[int, typer.Option(min=1, max=16, help="identity: processes of the batch pass")] = 2
+          workers: Annotated[int, typer.Option(min=1, max=16, help="identity: processes of the batch pass")] = 1
           ) -> None:
     """Run a benchmark, print a table and write JSON."""
     target = output or Path(f"bench-{name}.json")

@@ -39,7 +39,7 @@ def load(db, people: list[Person]) -> list[int]:
 
 @pytest.fixture
 def population(db) -> dict[int, LabelledRecord]:
-    """305 generated records of 200 people (duplicates with typos, households, twins, namesakes) by profile id."""
+    """Generated records of 200 people (duplicates with typos, households, twins, namesakes) by profile id."""
     records = generate(200, seed=3)
     return dict(zip(load(db, [r.person for r in records]), records, strict=True))
 
@@ -61,7 +61,7 @@ def pending(db) -> list[tuple[int, int]]:
 def test_a_batch_pass_merges_only_records_of_one_person_and_queues_the_doubtful_pairs(db, population):
     report = dedupe(db, actor=SYSTEM, workers=1)
     done = merges(db)
-    assert report.profiles == len(population) == 305
+    assert report.profiles == len(population)
     assert report.merged == len(done) > 50
     assert {source for _, _, source in done} == {"dedupe"}
     assert [(s, a) for s, a, _ in done if population[s].entity_id != population[a].entity_id] == []
@@ -76,7 +76,7 @@ def test_a_batch_pass_merges_only_records_of_one_person_and_queues_the_doubtful_
             assert thresholds().review <= suggestion.probability < thresholds().auto
             assert {s.get(Profile, suggestion.a_id).status, s.get(Profile, suggestion.b_id).status} == {"active"}
         run = s.scalars(select(AuditEntry).where(AuditEntry.action == "customer.dedupe_run")).one()
-        assert run.changes == {"profiles": 305, "merged": report.merged, "queued": report.queued}
+        assert run.changes == {"profiles": len(population), "merged": report.merged, "queued": report.queued}
 
 
 def test_merged_profiles_own_nothing_and_survivors_hold_their_identities(db, population):

@@ -26,8 +26,10 @@ def test_hans_is_short_for_johannes_and_sepp_for_josef():
     assert are_nicknames("hans", "johannes")
     assert are_nicknames("sepp", "josef")
     assert not are_nicknames("hans", "josef")
-    assert "given_name_nickname" in score(person("Hans", "Huber", date(1950, 1, 3)),
-                                          person("Johannes", "Huber", date(1950, 1, 3))).reasons
+    assert (
+        "given_name_nickname"
+        in score(person("Hans", "Huber", date(1950, 1, 3)), person("Johannes", "Huber", date(1950, 1, 3))).reasons
+    )
 
 
 def test_umlauts_and_their_spelled_out_form_fold_alike():

@@ -21,7 +21,7 @@ from omniretail.bench.common import ApiClient, api_server, machine, percentiles,
 from omniretail.core import migrate
 from omniretail.core.db import Database
 from omniretail.core.security import SYSTEM, Role
-from omniretail.customers import batch, bulkload, dataset
+from omniretail.customers import batch, bulkload, dataset, quality
 from omniretail.customers.matching import Person
 from omniretail.keys import service as keys
 
@@ -32,7 +32,7 @@ WARMUP = 50
 
 def _quality(people: int, console: Console) -> dict[str, Any]:
     console.print(f"quality: {people} generated people and the FEBRL sets …")
-    report = dataset.quality_report(n_people=people, seed=1)
+    report = quality.quality_report(n_people=people, seed=1)
     table = Table("data set", "method", "precision", "recall", "F1", title="duplicate detection")
     for name, methods in report.items():
         if not isinstance(methods, dict):

@@ -28,8 +28,10 @@ class Settings(BaseSettings):
     nats_url: str | None = None
     default_currency: str = "EUR"
     default_region: str = Field(default="DE", description="region for phone numbers written without a country code")
-    match_auto_threshold: float | None = Field(default=None, ge=0, le=1,
-                                               description="merge duplicates automatically at or above this score")
+    match_auto_threshold: float | None = Field(
+        default=None, gt=0.9, le=1,
+        description="merge duplicates automatically at or above this score; above 0.9, where the matcher caps "
+                    "pairs it wants a human to see (a missing first name beside household evidence)")
     match_review_threshold: float | None = Field(default=None, ge=0, le=1,
                                                  description="queue duplicates for staff review at or above this score")
     loyalty_points_per_unit: int = Field(default=1, ge=0, description="points earned per whole currency unit spent")

@@ -21,9 +21,9 @@ def keys_of(features: Features) -> set[str]:
     # the birth date survive typos in both; both names with the birth year survive a wrong day or month; both
     # names with the postcode survive a missing date; the house number with the birth date survives a new name
     # and a misspelt street; the start of the street with the house number and place survives all but a move.
-    keys = {_bounded(f"id:{value}") for value in features.strong_ids}
-    keys.update(_bounded(f"em:{email}") for email in features.emails)
-    keys.update(_bounded(f"eu:{user}") for user in features.email_users)
+    keys = {f"id:{value}" for value in features.strong_ids}
+    keys.update(f"em:{email}" for email in features.emails)
+    keys.update(f"eu:{user}" for user in features.email_users)
     keys.update(f"ph:{phone}" for phone in features.phones)
     family, given, house = features.family_code, features.given_code, features.house
     place = features.postcode or features.city[:12]
@@ -43,14 +43,12 @@ def keys_of(features: Features) -> set[str]:
     if house and features.street:
         street = features.street[:4]
         if place:
-            keys.add(_bounded(f"ad:{place}:{house}:{street}"))
+            keys.add(f"ad:{place}:{house}:{street}")
         if features.city:
             keys.add(f"ac:{features.city[:12]}:{house}:{street}")
-    return keys
+    return {key if len(key) <= MAX_KEY_LENGTH else _digest(key) for key in keys}
 
 
-def _bounded(key: str) -> str:
-    """The key itself when it fits the column, else its kind and a digest (a long e-mail address, an odd id)."""
-    if len(key) <= MAX_KEY_LENGTH:
-        return key
+def _digest(key: str) -> str:
+    """A key too long for the column (a long e-mail address, an odd id) as its kind and a digest."""
     return key[:3] + "#" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()

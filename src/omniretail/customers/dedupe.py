@@ -39,8 +39,14 @@ Progress = Callable[[int, int], None]
 _shared_features: list[Features] = []
 
 
-def find_duplicates(records: Iterable[tuple[int, Person]], thresholds: Thresholds, *, workers: int = 1,
-                    progress: Progress | None = None, max_block: int = MAX_BLOCK) -> DedupeResult:
+def find_duplicates(
+    records: Iterable[tuple[int, Person]],
+    thresholds: Thresholds,
+    *,
+    workers: int = 1,
+    progress: Progress | None = None,
+    max_block: int = MAX_BLOCK,
+) -> DedupeResult:
     """Score every pair of records that shares a blocking key; sort them into automatic merges and review."""
     # progress(done, total) counts records while they are prepared (when `records` has a length), then pairs while
     # they are compared. workers > 1 compares in forked processes: that pays where records have many candidate
@@ -65,8 +71,9 @@ def find_duplicates(records: Iterable[tuple[int, Person]], thresholds: Threshold
             pair = ScoredPair(min(ids[i], ids[j]), max(ids[i], ids[j]), probability, reasons)
             (auto if probability >= thresholds.auto else review).append(pair)
         conflicts = frozenset((min(ids[i], ids[j]), max(ids[i], ids[j])) for i, j in (divmod(c, n) for c in apart))
-        return DedupeResult(sorted(auto, key=_best_first), sorted(review, key=_best_first), conflicts, len(pairs),
-                            oversized)
+        return DedupeResult(
+            sorted(auto, key=_best_first), sorted(review, key=_best_first), conflicts, len(pairs), oversized
+        )
     finally:
         if collecting:
             gc.enable()
@@ -103,10 +110,11 @@ def candidate_pairs(features: Sequence[Features], *, max_block: int = MAX_BLOCK)
 Matches = list[tuple[int, float, tuple[str, ...]]]  # (pair code, probability, reasons)
 
 
-def _score_all(features: list[Features], pairs: list[int], review: float, *, workers: int,
-               progress: Progress | None) -> tuple[Matches, list[int]]:
+def _score_all(
+    features: list[Features], pairs: list[int], review: float, *, workers: int, progress: Progress | None
+) -> tuple[Matches, list[int]]:
     global _shared_features
-    chunks = [(pairs[start:start + CHUNK], len(features), review) for start in range(0, len(pairs), CHUNK)]
+    chunks = [(pairs[start : start + CHUNK], len(features), review) for start in range(0, len(pairs), CHUNK)]
     matches: Matches = []
     apart: list[int] = []
     done = 0

@@ -48,13 +48,14 @@ class Thresholds:
     review: float = 0.5
 
     def decide(self, probability: float) -> str:
-        """"auto", "review" or "none" for a match probability."""
+        """The decision for a match probability: "auto", "review" or "none"."""
         return "auto" if probability >= self.auto else "review" if probability >= self.review else "none"
 
 
 # Log2 likelihood ratios log2(m/u): m = P(level | one person), u = P(level | two people who share a block).
 # Reasoned from how often each level occurs for one person (typos, nicknames, married names, missing fields) and
-# for households and namesakes, then tuned on the generated and FEBRL sets (dataset.quality_report).
+# for households and namesakes, then tuned on the generated and FEBRL sets (quality.quality_report).
+# fmt: off
 WEIGHTS = {
     "same_strong_id": 20.0,
     "same_email": 12.0, "same_email_user": 2.0, "different_email": -1.0,
@@ -66,6 +67,7 @@ WEIGHTS = {
     "same_date_of_birth": 9.0, "dob_day_month_swapped": 6.0, "dob_typo": 4.0, "dob_conflict": -6.0,
     "same_address": 6.5, "same_street": 2.0, "same_area": 1.0, "different_address": -1.0,
 }
+# fmt: on
 PRIOR_LOG_ODDS = -10.0  # ten bits of evidence make even odds: a full name and a postcode are not enough
 VETO_CEILING = 0.01  # a vetoed pair stays below any sensible review threshold
 DOUBT_CEILING = 0.9  # a pair that may be two members of one household goes to review, never merges by itself
@@ -104,18 +106,20 @@ def is_mobile(e164: str) -> bool:
     if not (e164.startswith("+") and e164[1:].isdigit()):
         return False
     for length in (1, 2, 3):  # E.164 is already clean: split off the country code instead of parsing again
-        country_code = int(e164[1:1 + length])
+        country_code = int(e164[1 : 1 + length])
         if country_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(e164[1 + length:]))
+            number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(e164[1 + length :]))
             kind = phonenumbers.number_type(number)
             return kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
     return False
 
 
 # Street types as written out or abbreviated, folded to one spelling, in the order they are tried.
+# fmt: off
 _STREET_SUFFIXES = (("strasse", "str"), ("street", "st"), ("road", "rd"), ("avenue", "av"), ("ave", "av"),
                     ("place", "pl"), ("platz", "pl"), ("straat", "str"), ("laan", "ln"), ("lane", "ln"),
                     ("crescent", "cr"), ("drive", "dr"), ("court", "ct"), ("circuit", "cct"))
+# fmt: on
 _HOUSE_NUMBER = re.compile(r"(\d+)\s*([a-z](?![a-z]))?")
 _STREET_PREFIXES = ("ul", "al", "pl")  # Polish "ul." (street), "al." (avenue), "pl." (square)
 
@@ -165,13 +169,19 @@ def prepare(person: Person) -> Features:
     street, house = street_parts(person.line1)
     dob = person.date_of_birth
     return Features(
-        given=given, family=family, family_words=frozenset(family_tokens),
-        given_code=phonetic(given.replace(" ", "")), family_code=phonetic(family_core(family_tokens)),
+        given=given,
+        family=family,
+        family_words=frozenset(family_tokens),
+        given_code=phonetic(given.replace(" ", "")),
+        family_code=phonetic(family_core(family_tokens)),
         dob=f"{dob.year:04d}{dob.month:02d}{dob.day:02d}" if dob else "",
         emails=frozenset(person.emails),
         email_users=frozenset(user for email in person.emails if len(user := email_user(email)) >= 5),
-        phones=frozenset(person.phones), street=street, house=house,
-        postcode=(person.postcode or "").replace(" ", "").upper(), city=fold_name(person.city).replace(" ", ""),
+        phones=frozenset(person.phones),
+        street=street,
+        house=house,
+        postcode=(person.postcode or "").replace(" ", "").upper(),
+        city=fold_name(person.city).replace(" ", ""),
         strong_ids=frozenset(person.strong_ids),
     )
 

@@ -7,13 +7,14 @@ import re
 from functools import lru_cache
 
 import jellyfish
-from rapidfuzz.distance import DamerauLevenshtein
 from nicknames import NickNamer, name_triplets
+from rapidfuzz.distance import DamerauLevenshtein
 
 from omniretail.core.text import normalise
 
 # German writers without an umlaut key write "ae", so "Müller" and "Mueller" must fold alike; letters that
 # NFKD does not decompose (ł, ø, æ) are spelled out so Polish and Nordic names keep their letters.
+# fmt: off
 _SPELLED_OUT = str.maketrans({
     "ä": "ae", "ö": "oe", "ü": "ue", "Ä": "ae", "Ö": "oe", "Ü": "ue",
     "ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "đ": "d", "Đ": "d",
@@ -21,7 +22,7 @@ _SPELLED_OUT = str.maketrans({
 })
 _NOT_LETTERS = re.compile(r"[^a-z]+")
 _VOWELS_DROPPED = str.maketrans("", "", "aeiouy ")
-_TITLES = frozenset({"dr", "prof", "herr", "frau", "mr", "mrs", "ms", "miss", "mme", "mlle", "m", "dipl", "ing"})
+_TITLES = frozenset({"dr", "prof", "herr", "frau", "mr", "mrs", "ms", "miss", "mme", "mlle", "dipl", "ing"})
 _PARTICLES = frozenset({"von", "van", "der", "den", "de", "du", "da", "di", "la", "le", "zu", "zum", "ten", "ter",
                         "vom"})
 
@@ -61,6 +62,7 @@ ENGLISH_NICKNAMES = NickNamer()
 # Faker's given-name lists of the countries our customers mostly come from: a dictionary of real names
 _NAME_LIST_LOCALES = ("de_DE", "de_AT", "de_CH", "en_GB", "en_US", "fr_FR", "nl_NL", "pl_PL", "it_IT", "es_ES",
                       "tr_TR", "cs_CZ", "da_DK", "sv_SE")
+# fmt: on
 
 
 def plain_text(text: str) -> str:
@@ -152,7 +154,7 @@ def known_given_names() -> frozenset[str]:
 
 
 def sex_of(name: str) -> str | None:
-    """"m" or "f" when the name lists give a folded given name to one sex only, else None."""
+    """The sex ("m" or "f") the name lists give a folded given name, or None when they give it both or neither."""
     _known, men, women = _name_lists()
     return "m" if name in men else "f" if name in women else None
 
