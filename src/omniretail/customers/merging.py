@@ -7,13 +7,17 @@ ids, so that an unmerge can put exactly those rows back. Domains that own rows p
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Table, bindparam, delete, insert, or_, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from omniretail.core import audit
+from omniretail.core.bulk import allocate_ids, insert_rows
 from omniretail.core.clock import utcnow
+from omniretail.core.db import Base
 from omniretail.core.errors import Conflict, NotFound
 from omniretail.core.models import AuditEntry, OutboxEvent
 from omniretail.core.outbox import Event, emit, event_row
@@ -114,16 +118,42 @@ def _move_rows(session: Session, plan: list[tuple[Profile, Profile]]) -> dict[in
     if demoted:
         addresses = Address.__table__
         session.execute(update(addresses).where(addresses.c.id.in_(demoted)).values(is_default=False))
-    for table, column in OWNED:
-        rows = session.execute(select(table.c.id, table.c[column]).where(table.c[column].in_(survivors))).all()
+    for table, owner_column in OWNED:
+        rows = session.execute(select(table.c.id, table.c[owner_column])
+                               .where(table.c[owner_column].in_(survivors))).all()
         for row_id, owner in rows:
             moved[owner].setdefault(table.name, []).append(row_id)
         if rows:
-            session.execute(update(table).where(table.c[column] == bindparam("absorbed"))
-                            .values({column: bindparam("survivor")}).execution_options(synchronize_session=False),
-                            [{"absorbed": a, "survivor": s} for a, s in survivors.items()
-                             if moved[a].get(table.name)])
+            owners = [(a, s) for a, s in survivors.items() if moved[a].get(table.name)]
+            _set_from_rows(session, table.name, f"{table.name}.{owner_column} = m.a", {owner_column: "b"},
+                           {"a": ("integer", [a for a, _ in owners]), "b": ("integer", [b for _, b in owners])})
     return moved
+
+
+def _set_from_rows(session: Session, table: str, match: str, assign: dict[str, str],
+                   columns: dict[str, tuple[str, list[Any]]], constants: dict[str, Any] | None = None) -> None:
+    """One set-based UPDATE of `table` from rows given column-wise: `m.<name>` in `match`/`assign` is a row's value.
+
+    PostgreSQL joins the rows as unnest() of typed arrays (one statement, a fixed text, so it is prepared once);
+    SQLite, in-process, runs the same UPDATE once per row. Table and column names come from the models, never
+    from input."""
+    constants = constants or {}
+    target = Base.metadata.tables[table]
+    sets = ", ".join([f"{column} = m.{source}" for column, source in assign.items()]
+                     + [f"{name} = :{name}" for name in constants])
+    typed = [bindparam(name, type_=target.c[name].type) for name in constants]  # e.g. UTC times as stored
+    if session.get_bind().dialect.name == "postgresql":
+        arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, (kind, _) in columns.items())
+        sql = f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS m({', '.join(columns)}) WHERE {match}"
+        session.execute(text(sql).bindparams(*typed), {name: v for name, (_, v) in columns.items()} | constants)
+        return
+    row_sql = re.sub(r"\bm\.(\w+)", r":\1", f"UPDATE {table} SET {sets} WHERE {match}")
+    typed += [bindparam(column, type_=target.c[column].type) for column, source in assign.items()
+              if source == column]
+    names = list(columns)
+    session.execute(text(row_sql).bindparams(*typed), [
+        dict(zip(names, row, strict=True)) | constants
+        for row in zip(*(values_ for _, values_ in columns.values()), strict=True)])
 
 
 def merge(session: Session, *, actor: Actor, survivor_id: int, absorbed_id: int, source: str = "staff",
@@ -157,33 +187,55 @@ def merge_many(session: Session, *, actor: Actor, pairs: list[tuple[int, int, fl
         plan.append((survivor, absorbed))
     moved = _move_rows(session, plan)
     now = utcnow()
-    records = []
-    for (survivor, absorbed), (_, _, probability) in zip(plan, pairs, strict=True):
-        filled = [name for name in FILLABLE if getattr(survivor, name) is None and getattr(absorbed, name) is not None]
+    ids = allocate_ids(session, Merge.__table__, len(plan))
+    changed: dict[int, dict[str, Any]] = {}
+    for survivor, absorbed in plan:
+        values_ = changed.setdefault(survivor.id, {name: getattr(survivor, name) for name in FILLABLE})
+        filled = [name for name in FILLABLE if values_[name] is None and getattr(absorbed, name) is not None]
         for name in filled:
-            setattr(survivor, name, getattr(absorbed, name))
-        if filled:
-            survivor.search_name = search_name(survivor.given_name, survivor.family_name)
+            values_[name] = getattr(absorbed, name)
         moved[absorbed.id]["filled"] = filled
-        absorbed.status, absorbed.merged_into_id, absorbed.updated_at = "merged", survivor.id, now
-        survivor.updated_at = now
-        records.append(Merge(survivor_id=survivor.id, absorbed_id=absorbed.id, source=source, reason=reason,
-                             probability=probability, moved=moved[absorbed.id], actor=actor.name,
-                             channel=actor.channel, merged_at=now))
-    session.add_all(records)
-    session.flush()
-    with_points = loyalty.holders(session, [r.absorbed_id for r in records])
-    for record in (r for r in records if r.absorbed_id in with_points):
-        points = loyalty.move_points(session, actor=actor, from_profile_id=record.absorbed_id,
-                                     to_profile_id=record.survivor_id, points=None, cause_type="merge",
-                                     cause_id=str(record.id))
-        if points:
-            record.moved = {**record.moved, "loyalty_points": points}
+    with_points = loyalty.holders(session, [a.id for _, a in plan])
+    for (survivor, absorbed), merge_id in zip(plan, ids, strict=True):
+        if absorbed.id in with_points:
+            points = loyalty.move_points(session, actor=actor, from_profile_id=absorbed.id,
+                                         to_profile_id=survivor.id, points=None, cause_type="merge",
+                                         cause_id=str(merge_id))
+            if points:
+                moved[absorbed.id]["loyalty_points"] = points
+    insert_rows(session, Merge.__table__, [
+        {"id": merge_id, "survivor_id": survivor.id, "absorbed_id": absorbed.id, "source": source, "reason": reason,
+         "probability": probability, "moved": moved[absorbed.id], "actor": actor.name, "channel": actor.channel,
+         "merged_at": now, "undone_at": None, "undone_by": None}
+        for (survivor, absorbed), merge_id, (_, _, probability) in zip(plan, ids, pairs, strict=True)])
+    _mark_merged(session, plan, changed, now)
+    records = list(session.scalars(select(Merge).where(Merge.id.in_(ids)).order_by(Merge.id)))
     _settle_suggestions(session, actor, [(r.survivor_id, r.absorbed_id) for r in records], "merged")
     _after_merge(session, actor, records, {p.id: p for pair_ in plan for p in pair_})
     session.flush()
     session.expire_all()  # rows moved by bulk statements: reload what the session holds
     return records
+
+
+def _mark_merged(session: Session, plan: list[tuple[Profile, Profile]], survivors: dict[int, dict[str, Any]],
+                 now: Any) -> None:
+    """Absorbed profiles point at their survivor; survivors take the blanks filled from them (set-based)."""
+    _set_from_rows(session, "customers", "customers.id = m.a", {"merged_into_id": "b"},
+                   {"a": ("integer", [a.id for _, a in plan]), "b": ("integer", [s.id for s, _ in plan])},
+                   {"status": "merged", "updated_at": now})
+    by_id = {s.id: s for s, _ in plan}
+    names = (*FILLABLE, "search_name")
+    rows = []
+    for pid, fields in survivors.items():
+        fields["search_name"] = search_name(fields["given_name"], fields["family_name"])
+        for name, value in fields.items():
+            set_committed_value(by_id[pid], name, value)  # what the keys are computed from below
+        rows.append((pid, *(fields[name] for name in names)))
+    kinds = {name: "date" if name == "date_of_birth" else "text" for name in names}
+    _set_from_rows(session, "customers", "customers.id = m.id", {name: name for name in names},
+                   {"id": ("integer", [r[0] for r in rows])}
+                   | {name: (kinds[name], [r[i + 1] for r in rows]) for i, name in enumerate(names)},
+                   {"updated_at": now})
 
 
 def _after_merge(session: Session, actor: Actor, records: list[Merge], profiles: dict[int, Profile]) -> None:
@@ -230,11 +282,11 @@ def unmerge(session: Session, *, actor: Actor, merge_id: int, reason: str | None
         raise Conflict(f"Profile {survivor.id} has changed since (merged on or erased); undo the later merge first",
                        code="merge_not_latest")
     moved = record.moved or {}
-    for table, column in OWNED:
+    for table, owner_column in OWNED:
         ids = moved.get(table.name) or []
         if ids:
-            session.execute(update(table).where(table.c.id.in_(ids), table.c[column] == survivor.id)
-                            .values({column: absorbed.id}))
+            session.execute(update(table).where(table.c.id.in_(ids), table.c[owner_column] == survivor.id)
+                            .values({owner_column: absorbed.id}))
     for row in moved.get("dropped_identities", []):
         session.execute(insert(Identity.__table__).values(_identity_row(row, absorbed.id)))
     if moved.get("default_addresses"):
@@ -293,10 +345,11 @@ def pair(a_id: int, b_id: int) -> tuple[int, int]:
 def _settle_suggestions(session: Session, actor: Actor, pairs: list[tuple[int, int]], status: str) -> None:
     if not pairs:
         return
-    table = Suggestion.__table__
-    session.execute(update(table).where(table.c.a_id == bindparam("a"), table.c.b_id == bindparam("b"))
-                    .values(status=status, decided_at=utcnow(), decided_by=actor.name),
-                    [dict(zip(("a", "b"), pair(x, y), strict=True)) for x, y in pairs])
+    ordered = [pair(x, y) for x, y in pairs]
+    _set_from_rows(session, "customer_suggestions",
+                   "customer_suggestions.a_id = m.a AND customer_suggestions.b_id = m.b", {},
+                   {"a": ("integer", [a for a, _ in ordered]), "b": ("integer", [b for _, b in ordered])},
+                   {"status": status, "decided_at": utcnow(), "decided_by": actor.name})
 
 
 def _settle_suggestion(session: Session, actor: Actor, x: int, y: int, status: str, *, create: bool = False) -> None:
