@@ -110,23 +110,31 @@ def _requests(sample: list[tuple[int, Person]], n: int) -> list[tuple[str, dict[
     return plan
 
 
-def _identify(url: str, key: str, plan: list[tuple[str, dict[str, Any]]], console: Console) -> dict[str, Any]:
+def _identify(url: str, keys_by_channel: dict[str, str], plan: list[tuple[str, dict[str, Any]]],
+              console: Console) -> dict[str, Any]:
+    """Each channel's integration key sends that channel's requests, one at a time, over keep-alive connections."""
     samples: dict[str, list[float]] = {}
-    statuses: dict[int, int] = {}
-    with api_server(url) as base, ApiClient(base, key) as client:
-        for _, body in plan[:WARMUP]:
-            client.post("/api/v1/customers/identify", body)
-        with Progress(TextColumn("identify"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console) as bar:
-            task = bar.add_task("requests", total=len(plan))
-            for kind, body in plan:
-                start = time.perf_counter()
-                status, _ = client.post("/api/v1/customers/identify", body)
-                elapsed = time.perf_counter() - start
-                samples.setdefault(kind, []).append(elapsed)
-                samples.setdefault("all", []).append(elapsed)
-                statuses[status] = statuses.get(status, 0) + 1
-                bar.advance(task)
+    statuses: dict[str, int] = {}
+    with api_server(url) as base:
+        clients = {channel: ApiClient(base, key) for channel, key in keys_by_channel.items()}
+        try:
+            for _, body in plan[:WARMUP]:
+                clients[body["channel"]].post("/api/v1/customers/identify", body)
+            with Progress(TextColumn("identify"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=console) as bar:
+                task = bar.add_task("requests", total=len(plan))
+                for kind, body in plan:
+                    start = time.perf_counter()
+                    status, answer = clients[body["channel"]].post("/api/v1/customers/identify", body)
+                    elapsed = time.perf_counter() - start
+                    samples.setdefault(kind, []).append(elapsed)
+                    samples.setdefault("all", []).append(elapsed)
+                    outcome = str(status) if status < 400 else f"{status} {answer.get('code')}"
+                    statuses[outcome] = statuses.get(outcome, 0) + 1
+                    bar.advance(task)
+        finally:
+            for client in clients.values():
+                client.__exit__()
     return {"latency": {kind: percentiles(values) for kind, values in samples.items()}, "statuses": statuses}
 
 
@@ -142,8 +150,9 @@ def run_identity_bench(*, database: str | None, profiles: int, requests: int, wo
         sample = _seed(db, profiles, console)
         result["seed_seconds"] = round(time.perf_counter() - started, 1)
         with db.write() as s:
-            _, key = keys.create_key(s, actor=SYSTEM, role=Role.INTEGRATION, name="bench", channel="web")
-        result["identify"] = _identify(url, key, _requests(sample, requests), console)
+            channel_keys = {channel: keys.create_key(s, actor=SYSTEM, role=Role.INTEGRATION, name=f"bench {channel}",
+                                                     channel=channel)[1] for channel in CHANNELS}
+        result["identify"] = _identify(url, channel_keys, _requests(sample, requests), console)
         started = time.perf_counter()
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console) as bar:
@@ -170,6 +179,7 @@ def _print(result: dict[str, Any], console: Console) -> None:
     for kind, p in result["identify"]["latency"].items():
         table.add_row(kind, str(p["n"]), f"{p['p50_ms']:.2f}", f"{p['p95_ms']:.2f}", f"{p['p99_ms']:.2f}")
     console.print(table)
+    console.print("answers: " + ", ".join(f"{n} × {outcome}" for outcome, n in result["identify"]["statuses"].items()))
     d = result["dedupe"]
     console.print(f"batch pass: {d['profiles']:,} profiles in {d['seconds']} s on {d['workers']} workers "
                   f"({', '.join(f'{k} {v} s' for k, v in d['phases'].items())}); {d['merged']:,} merged, "

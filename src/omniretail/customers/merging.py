@@ -83,8 +83,10 @@ def _drop_double_identities(session: Session, plan: list[tuple[Profile, Profile]
     """A shared phone both profiles hold: keep the survivor's row, remember the other to restore it on unmerge."""
     ids = {p.id for pair_ in plan for p in pair_}
     held: dict[int, set[tuple[str, str]]] = {}
-    rows: dict[int, list[Identity]] = {}
-    for identity in session.scalars(select(Identity).where(Identity.profile_id.in_(ids))):
+    rows: dict[int, list[Any]] = {}
+    table = Identity.__table__
+    # Only shared kinds can be held twice: the unique index keeps every other kind to one profile.
+    for identity in session.execute(select(table).where(table.c.profile_id.in_(ids), ~table.c.exclusive)):
         held.setdefault(identity.profile_id, set()).add((identity.type, identity.value))
         rows.setdefault(identity.profile_id, []).append(identity)
     dropped: dict[int, list[dict]] = {}
@@ -93,8 +95,7 @@ def _drop_double_identities(session: Session, plan: list[tuple[Profile, Profile]
         doubles = [i for i in rows.get(absorbed.id, []) if (i.type, i.value) in mine]
         mine.update((i.type, i.value) for i in rows.get(absorbed.id, []))
         if doubles:
-            dropped[absorbed.id] = [{c.name: _plain(getattr(i, c.key)) for c in Identity.__table__.columns}
-                                    for i in doubles]
+            dropped[absorbed.id] = [{key: _plain(value) for key, value in i._mapping.items()} for i in doubles]
     doomed = [row["id"] for rows_ in dropped.values() for row in rows_]
     if doomed:
         session.execute(delete(Identity.__table__).where(Identity.__table__.c.id.in_(doomed)))
