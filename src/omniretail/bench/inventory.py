@@ -33,7 +33,7 @@ from omniretail.core.db import Database
 from omniretail.core.errors import DomainError
 from omniretail.core.security import SYSTEM, Role
 from omniretail.demo.products import generate_products
-from omniretail.inventory import reservations
+from omniretail.inventory import fastpath, reservations
 from omniretail.inventory.invariants import stock_violations
 from omniretail.inventory.models import StockLevel
 from omniretail.keys import service as keys
@@ -110,9 +110,8 @@ def _reserve_worker(args: tuple[str, list[tuple[str, str]], float, int]) -> tupl
     while time.perf_counter() < deadline:
         location_id, sku = rng.choice(targets)
         try:
-            with db.write() as s:
-                reservations.reserve(s, actor=SYSTEM, lines=[reservations.Line(location_id, sku, 1)],
-                                     owner_type="order", owner_id=f"bench-{seed}")
+            fastpath.reserve_line(db, actor=SYSTEM, line=reservations.Line(location_id, sku, 1), owner_type="order",
+                                  owner_id=f"bench-{seed}")
             reserved += 1
             units += 1
         except DomainError as exc:

@@ -50,21 +50,26 @@ class Line:
     quantity: int
 
 
-def reserve(session: Session, *, actor: Actor, lines: list[Line], owner_type: str, owner_id: str,
-            reason: str | None = None, expires_at: datetime | None = None,
-            respect_safety_stock: bool = True) -> list[Any]:
-    """Reserve every line, or nothing (409 `insufficient_stock` naming the short lines); returns the rows made."""
+def check_request(lines: list[Line], owner_type: str, expires_at: datetime | None, now: datetime) -> None:
+    """Refuse a reservation request that could never be right (422), before anything is looked up."""
     if owner_type not in OWNER_TYPES:
         raise Invalid(f"owner_type is one of {', '.join(OWNER_TYPES)}", field="owner_type", code="invalid_owner")
     if not lines:
         raise Invalid("Reserve at least one line", field="lines", code="empty_reservation")
-    now = utcnow()
     if expires_at is not None and expires_at <= now:
         raise Invalid("expires_at is in the past", field="expires_at", code="invalid_expiry")
+
+
+def reserve(session: Session, *, actor: Actor, lines: list[Line], owner_type: str, owner_id: str,
+            reason: str | None = None, expires_at: datetime | None = None,
+            respect_safety_stock: bool = True) -> list[Any]:
+    """Reserve every line, or nothing (409 `insufficient_stock` naming the short lines); returns the rows made."""
+    now = utcnow()
+    check_request(lines, owner_type, expires_at, now)
     resolved: list[tuple[Line, str, ProductRef]] = []
     for i, line in enumerate(lines):
         check_positive(line.quantity, f"lines.{i}.quantity")
-        location_id, product = _references(session, line, i)
+        location_id, product = references(session, line, i)
         actor.require_location(location_id)
         resolved.append((line, location_id, product))
     merged: dict[tuple[str, int], int] = {}
@@ -119,7 +124,14 @@ REFERENCE_SECONDS = 5.0
 references_seen: TTLCache[object] = TTLCache(REFERENCE_SECONDS)
 
 
-def _references(session: Session, line: Line, i: int) -> tuple[str, ProductRef]:
+def known_references(database: str, line: Line) -> tuple[str, ProductRef] | None:
+    """The line's location and product as remembered from a recent look-up, or None."""
+    location_id = references_seen.get((database, "location", line.location_id))
+    product = references_seen.get((database, "sku", line.sku))
+    return (str(location_id), product) if location_id is not None and product is not None else None  # type: ignore
+
+
+def references(session: Session, line: Line, i: int) -> tuple[str, ProductRef]:
     database = str(session.get_bind().engine.url)
     location_id = references_seen.get((database, "location", line.location_id))
     if location_id is None:
