@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 import omniretail.models  # noqa: F401  (every table on Base.metadata)
 from omniretail.app import create_app
-from omniretail.channels.service import standard_channel_rows
+from omniretail.channels.service import active_seen, standard_channel_rows
 from omniretail.core import migrate
 from omniretail.core.config import Settings
 from omniretail.core.db import Base, Database
@@ -69,6 +69,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) ->
     """A migrated, empty database (only the standard channels), of each backend in turn."""
     auth_cache.clear()
     references_seen.clear()
+    active_seen.clear()
     if request.param == "sqlite":
         path = tmp_path / "test.db"
         shutil.copy(sqlite_template, path)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from omniretail.channels.kinds import KINDS, STANDARD_CHANNELS
 from omniretail.channels.models import Channel
 from omniretail.core import audit
+from omniretail.core.cache import TTLCache
 from omniretail.core.clock import utcnow
 from omniretail.core.errors import Conflict, Invalid, NotFound, register_unique_constraint
 from omniretail.core.security import Actor
@@ -27,6 +28,19 @@ def get_channel(session: Session, code: str) -> Channel:
     if channel is None:
         raise NotFound(f"No channel {code!r}", code="unknown_channel")
     return channel
+
+
+#: Active channel codes seen lately, per database (channels are registered, rarely retired; hot paths ask often).
+active_seen: TTLCache[bool] = TTLCache(5.0)
+
+
+def check_channel(session: Session, code: str, *, field: str = "channel") -> None:
+    """Refuse (422 naming `field`) a channel that is unknown or inactive; remembered for a few seconds."""
+    key = (str(session.get_bind().engine.url), code)
+    if active_seen.get(key):
+        return
+    require_channel(session, code, field=field)
+    active_seen.put(key, True)
 
 
 def require_channel(session: Session, code: str, *, field: str = "channel") -> Channel:

@@ -82,7 +82,7 @@ def save(session: Session, *, actor: Actor, profile: Profile, fields: dict[str, 
                 _make_default(session, profile.id, address)
             return address, False
     address = Address(profile_id=profile.id, **fields, is_default=make_default or not existing, created_at=utcnow())
-    if address.is_default:
+    if address.is_default and existing:
         session.execute(update(Address).where(Address.profile_id == profile.id).values(is_default=False))
     session.add(address)
     session.flush()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import and_, or_, select, text
 from sqlalchemy.orm import Session
 
-from omniretail.channels.service import require_channel
+from omniretail.channels.service import check_channel
 from omniretail.core import audit
 from omniretail.core.clock import utcnow
 from omniretail.core.config import get_settings
@@ -32,6 +32,9 @@ from omniretail.customers.profiles import (
     search_name,
 )
 from omniretail.customers.thresholds import thresholds
+
+#: How fresh `last_seen_at` of an identity is kept.
+LAST_SEEN_GRANULARITY = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -148,9 +151,9 @@ def identify(session: Session, *, actor: Actor, channel: str, identities: list[I
     """Return the one profile of the person these identities and attributes describe: existing, extended or new."""
     if actor.role is Role.INTEGRATION and actor.channel != channel:
         raise Forbidden(f"This key speaks for channel {actor.channel!r}, not {channel!r}", code="channel_out_of_scope")
-    require_channel(session, channel)
+    check_channel(session, channel)
     if attributes.preferred_channel is not None:
-        require_channel(session, attributes.preferred_channel, field="attributes.preferred_channel")
+        check_channel(session, attributes.preferred_channel, field="attributes.preferred_channel")
     values = _values(identities)
     address = (addresses.validate(attributes.address, field="attributes.address",
                                   default_region=get_settings().default_region) if attributes.address else None)
@@ -158,8 +161,11 @@ def identify(session: Session, *, actor: Actor, channel: str, identities: list[I
     if not values and not (incoming.given_name or incoming.family_name):
         raise Invalid("Say who it is: at least one identity or a name", field="identities",
                       code="nothing_to_identify")
-    _serialise(session, values, incoming)
     bound = _bound(session, values)
+    if not any(r.exclusive for r in bound):
+        # This request may create the person: take turns with any other request about them, then look again.
+        _serialise(session, values, incoming)
+        bound = _bound(session, values)
     exclusive = sorted((r for r in bound if r.exclusive), key=lambda r: (STRENGTH[r.type], r.id))
     limits = thresholds()
     profile: Profile | None = None
@@ -175,7 +181,7 @@ def identify(session: Session, *, actor: Actor, channel: str, identities: list[I
             profile, matched_by = nearest, "fuzzy"
     created = profile is None
     if profile is None:
-        profile = _create(session, actor, channel, attributes)
+        profile = _create(session, actor, channel, attributes, values)
     resolution = Resolution(profile=profile, created=created, matched_by=matched_by)
     changed = _extend(session, actor, channel, resolution, values, bound, attributes, address)
     resolution.changed = changed
@@ -185,7 +191,7 @@ def identify(session: Session, *, actor: Actor, channel: str, identities: list[I
                                      source="identify")
         resolution.suggestions.append(suggestion.id)
     if changed or created:
-        refresh_keys(session, profile.id, _person(session, profile))
+        refresh_keys(session, profile.id, _person(session, profile), new=created)
     return resolution
 
 
@@ -193,12 +199,15 @@ def _person(session: Session, profile: Profile) -> Person:
     return persons(session, [profile])[profile.id]
 
 
-def _create(session: Session, actor: Actor, channel: str, attributes: Attributes) -> Profile:
+def _create(session: Session, actor: Actor, channel: str, attributes: Attributes,
+            values: list[IdentityValue]) -> Profile:
     now = utcnow()
     profile = Profile(status="active", given_name=attributes.given_name, family_name=attributes.family_name,
                       date_of_birth=attributes.date_of_birth, language=attributes.language,
                       preferred_channel=attributes.preferred_channel, created_channel=channel,
                       search_name=search_name(attributes.given_name, attributes.family_name),
+                      email=next((v.value for v in values if v.type == "email"), None),
+                      phone=next((v.value for v in values if v.type == "phone"), None),
                       created_at=now, updated_at=now)
     session.add(profile)
     session.flush()
@@ -222,7 +231,8 @@ def _extend(session: Session, actor: Actor, channel: str, resolution: Resolution
         mine = [r for r in rows if resolve(session, r.profile_id).id == profile.id]
         if mine:
             for row in mine:
-                row.last_seen_at = now
+                if row.last_seen_at < now - LAST_SEEN_GRANULARITY:  # not a write on every visit
+                    row.last_seen_at = now
             continue
         if value.exclusive and rows:
             _conflict(session, actor, resolution, value, resolve(session, rows[0].profile_id))
@@ -242,8 +252,9 @@ def _extend(session: Session, actor: Actor, channel: str, resolution: Resolution
                      summary="Added " + ", ".join(f.replace("_", " ") for f in filled), data={"fields": filled})
     if address is not None:
         changed |= addresses.save(session, actor=actor, profile=profile, fields=address, channel=channel)[1]
-    if changed or filled:
+    if (changed or filled) and not resolution.created:
         profile.updated_at = now
+    if changed or filled:
         session.flush()
         if not resolution.created:
             audit.record(session, actor, "customer.extended", "customer", str(profile.id),

@@ -97,10 +97,11 @@ def persons(session: Session, profiles: list[Profile]) -> dict[int, Person]:
     return {p.id: person_of(p, identities.get(p.id, []), addresses.get(p.id, [])) for p in profiles}
 
 
-def refresh_keys(session: Session, profile_id: int, person: Person | None) -> None:
-    """Store exactly the blocking keys of `person` for the profile (none for a merged or erased one)."""
+def refresh_keys(session: Session, profile_id: int, person: Person | None, *, new: bool = False) -> None:
+    """Store exactly the blocking keys of `person` for the profile (none for a merged or erased one);
+    `new`: the profile was created in this transaction and has none yet."""
     wanted = blocking_keys(person) if person is not None else set()
-    have = set(session.scalars(select(BlockingKey.key).where(BlockingKey.profile_id == profile_id)))
+    have = set() if new else set(session.scalars(select(BlockingKey.key).where(BlockingKey.profile_id == profile_id)))
     stale = have - wanted
     if stale:
         session.execute(delete(BlockingKey).where(BlockingKey.profile_id == profile_id, BlockingKey.key.in_(stale)))

@@ -38,8 +38,9 @@ def profile_out(session: Session, profile: Profile, *, requested_id: int | None 
                 resolution: Resolution | None = None) -> ProfileOut:
     identities = identities_of(session, [profile.id]).get(profile.id, [])
     addresses = addresses_of(session, [profile.id]).get(profile.id, [])
-    merged_from = list(session.scalars(select(Profile.id).where(Profile.merged_into_id == profile.id)
-                                       .order_by(Profile.id)))
+    created = resolution is not None and resolution.created  # nothing merged into it, no points yet
+    merged_from = [] if created else list(session.scalars(
+        select(Profile.id).where(Profile.merged_into_id == profile.id).order_by(Profile.id)))
     return ProfileOut(
         id=profile.id, status=profile.status, given_name=profile.given_name,  # type: ignore[arg-type]
         family_name=profile.family_name, date_of_birth=profile.date_of_birth, language=profile.language,
@@ -47,7 +48,8 @@ def profile_out(session: Session, profile: Profile, *, requested_id: int | None 
         created_channel=profile.created_channel, created_at=profile.created_at, updated_at=profile.updated_at,
         identities=[IdentityOut(type=i.type, value=i.value, channel=i.channel, created_at=i.created_at,
                                 last_seen_at=i.last_seen_at) for i in identities],
-        addresses=[address_out(a) for a in addresses], loyalty=_loyalty(session, profile.id),
+        addresses=[address_out(a) for a in addresses],
+        loyalty=LoyaltySummary(balance=0, tier="member") if created else _loyalty(session, profile.id),
         merged_from=merged_from,
         requested_id=requested_id if requested_id is not None and requested_id != profile.id else None,
         resolution=ResolutionOut(matched_by=resolution.matched_by, linked=resolution.linked,
