@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -21,6 +23,7 @@ from omniretail.customers.models import Address, Identity, Profile, Suggestion
 from omniretail.customers.thresholds import thresholds
 
 MERGES_PER_TRANSACTION = 500
+PARALLEL_WRITERS = 2
 Progress = Callable[[str, int, int], None]
 
 
@@ -81,6 +84,30 @@ def _rooted(plan: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return sorted((root(absorbed), absorbed) for absorbed in into)
 
 
+def _merge_all(db: Database, actor: Actor, plan: list[tuple[int, int]], best: dict[int, float],
+               progress: Progress | None) -> int:
+    """Merge the plan in transactions of MERGES_PER_TRANSACTION pairs. On PostgreSQL two run at once, so one
+    transaction's Python work overlaps the other's round trips; each locks its profiles in id order, so two
+    transactions that share a survivor wait for each other, never deadlock. SQLite takes one writer anyway."""
+    chunks = [plan[i:i + MERGES_PER_TRANSACTION] for i in range(0, len(plan), MERGES_PER_TRANSACTION)]
+    done, lock = 0, threading.Lock()
+
+    def merge_chunk(chunk: list[tuple[int, int]]) -> None:
+        nonlocal done
+        with db.write() as session:
+            merging.merge_many(session, actor=actor, source="dedupe", pairs=[(s, a, best.get(a)) for s, a in chunk])
+        with lock:
+            done += len(chunk)
+            if progress is not None:
+                progress("merge", done, len(plan))
+
+    writers = PARALLEL_WRITERS if db.dialect == "postgresql" else 1
+    with ThreadPoolExecutor(max_workers=writers) as pool:
+        for finished in [pool.submit(merge_chunk, chunk) for chunk in chunks]:
+            finished.result()
+    return done
+
+
 def dedupe(db: Database, *, actor: Actor, workers: int = 1, progress: Progress | None = None) -> DedupeReport:
     """Find duplicates among all profiles: merge the certain ones, queue the doubtful ones for review."""
     report, started = DedupeReport(), time.perf_counter()
@@ -109,14 +136,7 @@ def dedupe(db: Database, *, actor: Actor, workers: int = 1, progress: Progress |
     # a pair staff said are two people, or the matcher found to be two, keeps its clusters apart
     apart = found.conflict_pairs | {pair for pair, status in decided.items() if status == "rejected"}
     plan = _rooted(plan_merges(auto, conflicts=apart))
-    for start in range(0, len(plan), MERGES_PER_TRANSACTION):
-        chunk = plan[start:start + MERGES_PER_TRANSACTION]
-        with db.write() as session:
-            merging.merge_many(session, actor=actor, source="dedupe",
-                               pairs=[(s, a, best.get(a)) for s, a in chunk])
-        report.merged += len(chunk)
-        if progress is not None:
-            progress("merge", report.merged, len(plan))
+    report.merged = _merge_all(db, actor, plan, best, progress)
     merged_away = {a for _, a in plan}
     queue = [p for p in review if p.a_id not in merged_away and p.b_id not in merged_away
              and (p.a_id, p.b_id) not in suggested]
