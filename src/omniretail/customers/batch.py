@@ -67,6 +67,8 @@ def load_persons(session: Session, progress: Progress | None = None) -> Iterator
                           country=country, strong_ids=tuple(strong.get(pid, ())))
         if progress is not None and done % 10_000 == 0:
             progress("load", done, total)
+    if progress is not None:
+        progress("load", total, total)
 
 
 def _rooted(plan: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -122,6 +124,8 @@ def dedupe(db: Database, *, actor: Actor, workers: int = 1, progress: Progress |
     started = time.perf_counter()
     found = find_duplicates(records, limits, workers=workers,
                             progress=(lambda done, total: progress("match", done, total)) if progress else None)
+    if progress is not None:
+        progress("match", report.profiles, report.profiles)
     del records
     report.seconds["match"] = time.perf_counter() - started
     started = time.perf_counter()
