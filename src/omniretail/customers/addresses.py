@@ -73,9 +73,10 @@ def same_place(a: Address, fields: dict[str, str | None]) -> bool:
 
 
 def save(session: Session, *, actor: Actor, profile: Profile, fields: dict[str, str | None],
-         make_default: bool = False, channel: str | None = None) -> tuple[Address, bool]:
-    """Save a validated address on the profile unless it already holds it; returns (address, created)."""
-    existing = list(session.scalars(select(Address).where(Address.profile_id == profile.id)))
+         make_default: bool = False, channel: str | None = None, new_profile: bool = False) -> tuple[Address, bool]:
+    """Save a validated address on the profile unless it already holds it; returns (address, created).
+    `new_profile`: the profile was created in this transaction and holds no address yet."""
+    existing = [] if new_profile else list(session.scalars(select(Address).where(Address.profile_id == profile.id)))
     for address in existing:
         if same_place(address, fields):
             if make_default and not address.is_default:

@@ -21,11 +21,12 @@ from omniretail.customers.addresses import AddressInput
 from omniretail.customers.blocking import blocking_keys
 from omniretail.customers.identities import STRENGTH, IdentityValue, normalise
 from omniretail.customers.matching import MatchResult, Person, score
-from omniretail.customers.models import Identity, Profile
+from omniretail.customers.models import Address, Identity, Profile
 from omniretail.customers.profiles import (
     add_timeline,
     candidates,
     mask,
+    person_of,
     persons,
     refresh_keys,
     resolve,
@@ -62,6 +63,9 @@ class Resolution:
     linked: list[str] = field(default_factory=list)
     suggestions: list[int] = field(default_factory=list)
     merged: list[int] = field(default_factory=list)
+    #: Rows this request wrote for a profile it created: all the profile has, so nothing is read back.
+    made_identities: list[Identity] = field(default_factory=list)
+    made_addresses: list[Address] = field(default_factory=list)
     changed: bool = False  # an identity linked, a blank filled or an address saved
 
 
@@ -191,7 +195,9 @@ def identify(session: Session, *, actor: Actor, channel: str, identities: list[I
                                      source="identify")
         resolution.suggestions.append(suggestion.id)
     if changed or created:
-        refresh_keys(session, profile.id, _person(session, profile), new=created)
+        person = (person_of(profile, resolution.made_identities, resolution.made_addresses) if created
+                  else _person(session, profile))
+        refresh_keys(session, profile.id, person, new=created)
     return resolution
 
 
@@ -237,8 +243,10 @@ def _extend(session: Session, actor: Actor, channel: str, resolution: Resolution
         if value.exclusive and rows:
             _conflict(session, actor, resolution, value, resolve(session, rows[0].profile_id))
             continue
-        session.add(Identity(profile_id=profile.id, type=value.type, value=value.value, exclusive=value.exclusive,
-                             channel=channel, created_at=now, last_seen_at=now))
+        made = Identity(profile_id=profile.id, type=value.type, value=value.value, exclusive=value.exclusive,
+                        channel=channel, created_at=now, last_seen_at=now)
+        session.add(made)
+        resolution.made_identities.append(made)
         _set_primary(profile, value)
         resolution.linked.append(value.type)
         add_timeline(session, profile.id, kind="identity_linked", actor=actor, channel=channel,
@@ -251,7 +259,10 @@ def _extend(session: Session, actor: Actor, channel: str, resolution: Resolution
         add_timeline(session, profile.id, kind="profile_updated", actor=actor, channel=channel,
                      summary="Added " + ", ".join(f.replace("_", " ") for f in filled), data={"fields": filled})
     if address is not None:
-        changed |= addresses.save(session, actor=actor, profile=profile, fields=address, channel=channel)[1]
+        saved, added = addresses.save(session, actor=actor, profile=profile, fields=address, channel=channel,
+                                      new_profile=resolution.created)
+        resolution.made_addresses.append(saved)
+        changed |= added
     if (changed or filled) and not resolution.created:
         profile.updated_at = now
     if changed or filled:

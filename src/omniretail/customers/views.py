@@ -36,9 +36,12 @@ def _loyalty(session: Session, profile_id: int) -> LoyaltySummary:
 
 def profile_out(session: Session, profile: Profile, *, requested_id: int | None = None,
                 resolution: Resolution | None = None) -> ProfileOut:
-    identities = identities_of(session, [profile.id]).get(profile.id, [])
-    addresses = addresses_of(session, [profile.id]).get(profile.id, [])
     created = resolution is not None and resolution.created  # nothing merged into it, no points yet
+    if created:
+        identities, addresses = resolution.made_identities, resolution.made_addresses  # type: ignore[union-attr]
+    else:
+        identities = identities_of(session, [profile.id]).get(profile.id, [])
+        addresses = addresses_of(session, [profile.id]).get(profile.id, [])
     merged_from = [] if created else list(session.scalars(
         select(Profile.id).where(Profile.merged_into_id == profile.id).order_by(Profile.id)))
     return ProfileOut(
