@@ -1,12 +1,16 @@
-"""Bulk writes for imports: COPY on PostgreSQL, executemany on SQLite, inside the caller's transaction."""
+"""Bulk writes (imports, batch merges): COPY and unnest() on PostgreSQL, executemany on SQLite, inside the
+caller's transaction."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import Table, bindparam, func, select, text
 from sqlalchemy.orm import Session
+
+from omniretail.core.db import Base
 
 
 def _dialect(session: Session) -> str:
@@ -45,3 +49,29 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
         for row in rows:
             copy.write_row([_copy_value(row[c]) for c in columns])
+
+
+def update_from_rows(session: Session, table: str, match: str, assign: dict[str, str],
+                     columns: dict[str, tuple[str, list[Any]]], constants: dict[str, Any] | None = None) -> None:
+    """One set-based UPDATE of `table` from rows given column-wise: `m.<name>` in `match`/`assign` is a row's value.
+
+    PostgreSQL joins the rows as unnest() of typed arrays (one statement, a fixed text, so it is prepared once);
+    SQLite, in-process, runs the same UPDATE once per row. Table and column names come from the models, never
+    from input."""
+    constants = constants or {}
+    target = Base.metadata.tables[table]
+    sets = ", ".join([f"{column} = m.{source}" for column, source in assign.items()]
+                     + [f"{name} = :{name}" for name in constants])
+    typed = [bindparam(name, type_=target.c[name].type) for name in constants]  # e.g. UTC times as stored
+    if _dialect(session) == "postgresql":
+        arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, (kind, _) in columns.items())
+        sql = f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS m({', '.join(columns)}) WHERE {match}"
+        session.execute(text(sql).bindparams(*typed), {name: v for name, (_, v) in columns.items()} | constants)
+        return
+    row_sql = re.sub(r"\bm\.(\w+)", r":\1", f"UPDATE {table} SET {sets} WHERE {match}")
+    typed += [bindparam(column, type_=target.c[column].type) for column, source in assign.items()
+              if source == column]
+    names = list(columns)
+    session.execute(text(row_sql).bindparams(*typed), [
+        dict(zip(names, row, strict=True)) | constants
+        for row in zip(*(values_ for _, values_ in columns.values()), strict=True)])

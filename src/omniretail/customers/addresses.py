@@ -16,7 +16,7 @@ from omniretail.core.security import Actor
 from omniretail.customers.identities import normalise_phone
 from omniretail.customers.matching import street_parts
 from omniretail.customers.models import Address, Profile
-from omniretail.customers.profiles import add_timeline
+from omniretail.customers.profiles import add_timeline, require_active
 
 #: ISO 3166-1 countries whose addresses have no postal code; everywhere else a postcode is required.
 NO_POSTCODE = frozenset(
@@ -76,6 +76,7 @@ def save(session: Session, *, actor: Actor, profile: Profile, fields: dict[str, 
          make_default: bool = False, channel: str | None = None, new_profile: bool = False) -> tuple[Address, bool]:
     """Save a validated address on the profile unless it already holds it; returns (address, created).
     `new_profile`: the profile was created in this transaction and holds no address yet."""
+    require_active(profile)
     existing = [] if new_profile else list(session.scalars(select(Address).where(Address.profile_id == profile.id)))
     for address in existing:
         if same_place(address, fields):

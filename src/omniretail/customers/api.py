@@ -25,11 +25,11 @@ from omniretail.customers.schemas import (
     ProfileList,
     ProfileOut,
     ProfilePatch,
+    ReasonIn,
     SuggestionList,
     SuggestionOut,
     TimelineEntryOut,
     TimelineOut,
-    UndoIn,
 )
 from omniretail.customers.views import merge_out, profile_out, suggestion_out
 
@@ -102,7 +102,7 @@ def accept_suggestion(suggestion_id: RowId, db: DB, actor: Resolver, body: Accep
 
 
 @router.post("/suggestions/{suggestion_id}/reject", response_model=SuggestionOut, responses=MERGE_CONFLICTS)
-def reject_suggestion(suggestion_id: RowId, db: DB, actor: Resolver, body: UndoIn | None = None) -> SuggestionOut:
+def reject_suggestion(suggestion_id: RowId, db: DB, actor: Resolver, body: ReasonIn | None = None) -> SuggestionOut:
     """Record that a suggested pair are two people; the pair is not suggested or merged automatically again."""
     with db.write() as s:
         found = merging.reject(s, actor=actor, suggestion_id=suggestion_id, reason=body.reason if body else None)
@@ -126,7 +126,7 @@ def get_merge(merge_id: RowId, db: DB, _: Resolver) -> MergeOut:
 
 
 @router.post("/merges/{merge_id}/undo", response_model=MergeOut, responses=MERGE_CONFLICTS)
-def undo_merge(merge_id: RowId, db: DB, actor: Resolver, body: UndoIn | None = None) -> MergeOut:
+def undo_merge(merge_id: RowId, db: DB, actor: Resolver, body: ReasonIn | None = None) -> MergeOut:
     """Unmerge: both profiles come back as they were, with the rows and points each brought."""
     with db.write() as s:
         return merge_out(merging.unmerge(s, actor=actor, merge_id=merge_id, reason=body.reason if body else None))

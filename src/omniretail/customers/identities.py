@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from omniretail.core.errors import Invalid
+from omniretail.customers import matching
 
 #: Strongest first: when identities seen together point at different profiles, the strongest decides.
 KINDS = ("loyalty_card", "pos_customer_id", "email", "device_id", "messenger", "social", "phone")
@@ -39,15 +39,12 @@ def normalise_email(raw: str, *, field: str) -> str:
 
 
 def normalise_phone(raw: str, *, region: str | None, field: str) -> str:
-    """E.164 form of a phone number written in any national or international format."""
-    try:
-        number = phonenumbers.parse(raw, (region or "").upper() or None)
-    except phonenumbers.NumberParseException as exc:
-        raise Invalid(f"{raw!r} is not a phone number: {exc}", field=field, code="invalid_phone") from exc
-    if not phonenumbers.is_valid_number(number):
+    """E.164 form of a phone number written in any national or international format; 422 naming `field`."""
+    e164 = matching.normalise_phone(raw, (region or "").upper() or None)
+    if e164 is None:
         raise Invalid(f"{raw!r} is not a valid phone number" + (f" in {region.upper()}" if region else ""),
                       field=field, code="invalid_phone")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164
 
 
 def normalise(kind: str, raw: str, *, region: str | None, default_region: str, field: str) -> IdentityValue:

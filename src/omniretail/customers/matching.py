@@ -75,12 +75,6 @@ _GIVEN_AGREES = ("same_given_name", "given_name_nickname", "given_name_typo", "g
 _FAMILY_AGREES = ("same_family_name", "family_name_typo", "family_name_partial", "family_name_phonetic")
 
 
-def normalise_email(raw: str | None) -> str | None:
-    """An e-mail address trimmed and lower-cased, or None when it has no "@"."""
-    text = (raw or "").strip().lower()
-    return text if "@" in text[1:-1] else None
-
-
 def normalise_phone(raw: str | None, region: str | None = "DE") -> str | None:
     """A phone number in E.164 ("+494211234567") from any national or international spelling, or None."""
     if not raw:

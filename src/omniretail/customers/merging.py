@@ -7,17 +7,15 @@ ids, so that an unmerge can put exactly those rows back. Domains that own rows p
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, or_, select, text, update
+from sqlalchemy import Table, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from omniretail.core import audit
-from omniretail.core.bulk import allocate_ids, insert_rows
+from omniretail.core.bulk import allocate_ids, insert_rows, update_from_rows
 from omniretail.core.clock import utcnow
-from omniretail.core.db import Base
 from omniretail.core.errors import Conflict, NotFound
 from omniretail.core.models import AuditEntry, OutboxEvent
 from omniretail.core.outbox import Event, emit, event_row
@@ -126,35 +124,9 @@ def _move_rows(session: Session, plan: list[tuple[Profile, Profile]]) -> dict[in
             moved[owner].setdefault(table.name, []).append(row_id)
         if rows:
             owners = [(a, s) for a, s in survivors.items() if moved[a].get(table.name)]
-            _set_from_rows(session, table.name, f"{table.name}.{owner_column} = m.a", {owner_column: "b"},
+            update_from_rows(session, table.name, f"{table.name}.{owner_column} = m.a", {owner_column: "b"},
                            {"a": ("integer", [a for a, _ in owners]), "b": ("integer", [b for _, b in owners])})
     return moved
-
-
-def _set_from_rows(session: Session, table: str, match: str, assign: dict[str, str],
-                   columns: dict[str, tuple[str, list[Any]]], constants: dict[str, Any] | None = None) -> None:
-    """One set-based UPDATE of `table` from rows given column-wise: `m.<name>` in `match`/`assign` is a row's value.
-
-    PostgreSQL joins the rows as unnest() of typed arrays (one statement, a fixed text, so it is prepared once);
-    SQLite, in-process, runs the same UPDATE once per row. Table and column names come from the models, never
-    from input."""
-    constants = constants or {}
-    target = Base.metadata.tables[table]
-    sets = ", ".join([f"{column} = m.{source}" for column, source in assign.items()]
-                     + [f"{name} = :{name}" for name in constants])
-    typed = [bindparam(name, type_=target.c[name].type) for name in constants]  # e.g. UTC times as stored
-    if session.get_bind().dialect.name == "postgresql":
-        arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, (kind, _) in columns.items())
-        sql = f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS m({', '.join(columns)}) WHERE {match}"
-        session.execute(text(sql).bindparams(*typed), {name: v for name, (_, v) in columns.items()} | constants)
-        return
-    row_sql = re.sub(r"\bm\.(\w+)", r":\1", f"UPDATE {table} SET {sets} WHERE {match}")
-    typed += [bindparam(column, type_=target.c[column].type) for column, source in assign.items()
-              if source == column]
-    names = list(columns)
-    session.execute(text(row_sql).bindparams(*typed), [
-        dict(zip(names, row, strict=True)) | constants
-        for row in zip(*(values_ for _, values_ in columns.values()), strict=True)])
 
 
 def merge(session: Session, *, actor: Actor, survivor_id: int, absorbed_id: int, source: str = "staff",
@@ -221,7 +193,7 @@ def merge_many(session: Session, *, actor: Actor, pairs: list[tuple[int, int, fl
 def _mark_merged(session: Session, plan: list[tuple[Profile, Profile]], survivors: dict[int, dict[str, Any]],
                  now: Any) -> None:
     """Absorbed profiles point at their survivor; survivors take the blanks filled from them (set-based)."""
-    _set_from_rows(session, "customers", "customers.id = m.a", {"merged_into_id": "b"},
+    update_from_rows(session, "customers", "customers.id = m.a", {"merged_into_id": "b"},
                    {"a": ("integer", [a.id for _, a in plan]), "b": ("integer", [s.id for s, _ in plan])},
                    {"status": "merged", "updated_at": now})
     by_id = {s.id: s for s, _ in plan}
@@ -233,7 +205,7 @@ def _mark_merged(session: Session, plan: list[tuple[Profile, Profile]], survivor
             set_committed_value(by_id[pid], name, value)  # what the keys are computed from below
         rows.append((pid, *(fields[name] for name in names)))
     kinds = {name: "date" if name == "date_of_birth" else "text" for name in names}
-    _set_from_rows(session, "customers", "customers.id = m.id", {name: name for name in names},
+    update_from_rows(session, "customers", "customers.id = m.id", {name: name for name in names},
                    {"id": ("integer", [r[0] for r in rows])}
                    | {name: (kinds[name], [r[i + 1] for r in rows]) for i, name in enumerate(names)},
                    {"updated_at": now})
@@ -347,7 +319,7 @@ def _settle_suggestions(session: Session, actor: Actor, pairs: list[tuple[int, i
     if not pairs:
         return
     ordered = [pair(x, y) for x, y in pairs]
-    _set_from_rows(session, "customer_suggestions",
+    update_from_rows(session, "customer_suggestions",
                    "customer_suggestions.a_id = m.a AND customer_suggestions.b_id = m.b", {},
                    {"a": ("integer", [a for a, _ in ordered]), "b": ("integer", [b for _, b in ordered])},
                    {"status": status, "decided_at": utcnow(), "decided_by": actor.name})

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from omniretail.channels.service import require_channel
 from omniretail.core import audit
 from omniretail.core.clock import utcnow
-from omniretail.core.errors import Conflict, Invalid
+from omniretail.core.errors import Invalid
 from omniretail.core.models import ApiKey
 from omniretail.core.outbox import Event, emit
 from omniretail.core.security import Actor, auth_cache
@@ -32,7 +32,7 @@ from omniretail.customers.models import (
     Suggestion,
     TimelineEntry,
 )
-from omniretail.customers.profiles import MAX_MERGE_HOPS, add_timeline
+from omniretail.customers.profiles import MAX_MERGE_HOPS, add_timeline, require_active
 
 PURPOSES = ("marketing", "personalisation", "analytics", "service")
 ALL_CHANNELS = "all"
@@ -57,8 +57,7 @@ class ConsentDecision:
 def record_consents(session: Session, *, actor: Actor, profile: Profile, decisions: list[ConsentDecision],
                     source_channel: str) -> list[Consent]:
     """Record consent decisions (each one kept; the latest per purpose and channel is in force)."""
-    if profile.status != "active":
-        raise Conflict(f"Customer {profile.id} is {profile.status}", code=f"profile_{profile.status}")
+    require_active(profile)
     require_channel(session, source_channel, field="source_channel")
     rows, now = [], utcnow()
     for i, decision in enumerate(decisions):

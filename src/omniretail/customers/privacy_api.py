@@ -21,10 +21,9 @@ from omniretail.customers.schemas import (
     ConsentList,
     ConsentOut,
     ConsentsIn,
-    EraseIn,
     EraseOut,
-    FailedDeliveryIn,
     PrefillOut,
+    ReasonIn,
 )
 from omniretail.customers.views import address_out
 
@@ -71,7 +70,7 @@ def export(customer_id: RowId, db: DB, actor: Exporter) -> JSONResponse:
 
 
 @router.post("/erase", response_model=EraseOut)
-def erase(customer_id: RowId, db: DB, actor: Eraser, body: EraseIn | None = None) -> EraseOut:
+def erase(customer_id: RowId, db: DB, actor: Eraser, body: ReasonIn | None = None) -> EraseOut:
     """Erase the person: names, contacts, identities, addresses and consents go; orders, payments and ledgers
     keep their amounts and items. Erasing twice is harmless."""
     with db.write() as s:
@@ -101,7 +100,6 @@ def add_address(customer_id: RowId, body: AddressIn, db: DB, actor: StaffOrSelf,
         profile = get_profile(s, actor, customer_id)
         fields = addresses.validate(AddressInput(**body.model_dump()), field="address",
                                     default_region=get_settings().default_region)
-        _require_active(profile)
         saved, created = addresses.save(s, actor=actor, profile=profile, fields=fields, make_default=default)
         return json_response(address_out(saved), 201 if created else 200)
 
@@ -116,7 +114,7 @@ def remove_address(customer_id: RowId, address_id: RowId, db: DB, actor: StaffOr
 @router.post("/addresses/{address_id}/delivery-failed", response_model=AddressOut)
 def delivery_failed(customer_id: RowId, address_id: RowId, db: DB,
                     actor: Annotated[Actor, Depends(require(*STAFF))],
-                    body: FailedDeliveryIn | None = None) -> AddressOut:
+                    body: ReasonIn | None = None) -> AddressOut:
     """Flag that a delivery to this address failed; the next order to it is held for a check."""
     with db.write() as s:
         return address_out(addresses.flag_failed_delivery(s, actor=actor, profile=get_profile(s, actor, customer_id),
@@ -132,10 +130,3 @@ def prefill(customer_id: RowId, db: DB, actor: StaffOrSelf) -> PrefillOut:
         address = addresses.prefill_address(s, profile)
         return PrefillOut(customer_id=profile.id, given_name=profile.given_name, family_name=profile.family_name,
                           email=profile.email, phone=profile.phone, address=address_out(address) if address else None)
-
-
-def _require_active(profile: Any) -> None:
-    from omniretail.core.errors import Conflict
-
-    if profile.status != "active":
-        raise Conflict(f"Customer {profile.id} is {profile.status}", code=f"profile_{profile.status}")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from omniretail.core.clock import utcnow
 from omniretail.core.db import insert_ignore
-from omniretail.core.errors import Forbidden, NotFound
+from omniretail.core.errors import Conflict, Forbidden, NotFound
 from omniretail.core.security import Actor, Role
 from omniretail.core.text import normalise
 from omniretail.customers.blocking import blocking_keys
@@ -36,6 +36,12 @@ def resolve(session: Session, profile_id: int, *, for_update: bool = False) -> P
     if profile is None:
         raise NotFound(f"No customer {profile_id}", code="unknown_customer")
     return profile
+
+
+def require_active(profile: Profile) -> None:
+    """Refuse to change a merged or erased profile (409 `profile_merged` / `profile_erased`)."""
+    if profile.status != "active":
+        raise Conflict(f"Customer {profile.id} is {profile.status}", code=f"profile_{profile.status}")
 
 
 def authorise(session: Session, actor: Actor, profile: Profile) -> None:

@@ -172,7 +172,9 @@ class MergeList(BaseModel):
     items: list[MergeOut]
 
 
-class UndoIn(BaseModel):
+class ReasonIn(BaseModel):
+    """Why staff (or the person) did it: undoing a merge, rejecting a pair, a failed delivery, an erasure."""
+
     model_config = ConfigDict(extra="forbid")
 
     reason: str | None = Field(default=None, max_length=500)
@@ -253,12 +255,6 @@ class AddressList(BaseModel):
     items: list[AddressOut]
 
 
-class FailedDeliveryIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str | None = Field(default=None, max_length=500)
-
-
 class PrefillOut(BaseModel):
     customer_id: int
     given_name: str | None
@@ -266,12 +262,6 @@ class PrefillOut(BaseModel):
     email: str | None
     phone: str | None
     address: AddressOut | None
-
-
-class EraseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str | None = Field(default=None, max_length=500)
 
 
 class EraseOut(BaseModel):

@@ -11,12 +11,12 @@ from omniretail.channels.service import require_channel
 from omniretail.core import audit
 from omniretail.core.clock import utcnow
 from omniretail.core.config import get_settings
-from omniretail.core.errors import Conflict, Invalid
+from omniretail.core.errors import Invalid
 from omniretail.core.security import Actor
 from omniretail.core.text import normalise
 from omniretail.customers.identities import normalise_email, normalise_phone
 from omniretail.customers.models import Identity, Profile, TimelineEntry
-from omniretail.customers.profiles import add_timeline, persons, refresh_keys, resolve, search_name
+from omniretail.customers.profiles import add_timeline, persons, refresh_keys, require_active, resolve, search_name
 
 EDITABLE = ("given_name", "family_name", "date_of_birth", "language", "preferred_channel")
 _DIGITS = re.compile(r"^[+\d][\d\s()./-]{3,}$")
@@ -24,8 +24,7 @@ _DIGITS = re.compile(r"^[+\d][\d\s()./-]{3,}$")
 
 def update_profile(session: Session, *, actor: Actor, profile: Profile, changes: dict[str, object]) -> Profile:
     """Change a profile's names, date of birth, language or preferred channel."""
-    if profile.status != "active":
-        raise Conflict(f"Customer {profile.id} is {profile.status}", code=f"profile_{profile.status}")
+    require_active(profile)
     if changes.get("preferred_channel") is not None:
         require_channel(session, str(changes["preferred_channel"]), field="preferred_channel")
     changed = [name for name in EDITABLE if name in changes and getattr(profile, name) != changes[name]]
