@@ -140,3 +140,23 @@ def test_thirty_two_threads_racing_for_the_last_units_take_exactly_those(db, sho
     assert counts(db) == (8, 8)
     with db.read() as s:
         assert stock_violations(s) == []
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)  # statement connections are PostgreSQL's
+def test_a_statement_connection_the_server_dropped_is_replaced_on_the_next_reservation(db, shop):
+    import psycopg
+
+    reserve_line(db, actor=SYSTEM, line=Line("store", "SOAP", 1), owner_type="order", owner_id="A-1")
+    with db.statement_connection() as connection:
+        backend = connection.info.backend_pid
+    with db.autocommit() as other:
+        other.exec_driver_sql(f"SELECT pg_terminate_backend({backend})")
+
+    with pytest.raises(psycopg.OperationalError):
+        reserve_line(db, actor=SYSTEM, line=Line("store", "SOAP", 1), owner_type="order", owner_id="A-2")
+    made = reserve_line(db, actor=SYSTEM, line=Line("store", "SOAP", 2), owner_type="order", owner_id="A-3")
+
+    assert [(r.owner_id, r.quantity) for r in made] == [("A-3", 2)]
+    assert reserved(db, "SOAP") == 3
+    with db.statement_connection() as connection:
+        assert connection.info.backend_pid != backend

@@ -8,6 +8,8 @@ lock upgrade), on PostgreSQL it is an ordinary short transaction. Reads use
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -33,6 +35,9 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: No JIT (it compiled search plans in ~40 ms), a plan per execution (IN lists of varying
 #: selectivity), and page costs of data that lives in memory or on SSD.
 PG_SESSION_OPTIONS = "-c jit=off -c plan_cache_mode=force_custom_plan -c random_page_cost=1.1"
+#: Connections for single prepared statements whose plan does not depend on their values (one row by its key):
+#: a generic plan is made once per connection instead of on every execution (~0.2 ms for a reservation).
+PG_STATEMENT_OPTIONS = "-c jit=off -c plan_cache_mode=force_generic_plan -c random_page_cost=1.1"
 
 
 class UTCDateTime(TypeDecorator):
@@ -99,6 +104,11 @@ class Database:
             reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._reader = sessionmaker(bind=reader, expire_on_commit=False, autoflush=True)
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        #: The engine's URL as text (password masked), a key for caches shared by the sessions of this database.
+        self.key = str(self.engine.url)
+        self._statement_connections = threading.local()
+        self._opened: list[Any] = []
+        self._opened_lock = threading.Lock()
         self._writer = sessionmaker(
             bind=self.engine.execution_options(omniretail_write=True), expire_on_commit=False, autoflush=True
         )
@@ -136,6 +146,29 @@ class Database:
         finally:
             session.close()
 
+    @contextmanager
+    def statement_connection(self) -> Iterator[Any]:
+        """PostgreSQL only: this thread's own psycopg connection in autocommit, with generic plans, for single
+        prepared statements on hot paths. It skips the pool's checkout and reset (~0.05 ms a call); a connection
+        that failed is closed and replaced on the next use."""
+        import psycopg
+
+        local = self._statement_connections
+        connection = getattr(local, "connection", None)
+        if connection is None or connection.closed or getattr(local, "pid", None) != os.getpid():
+            url = self.engine.url
+            extra = {name: value for name, value in url.query.items() if isinstance(value, str)}
+            connection = psycopg.connect(host=url.host, port=url.port, user=url.username, password=url.password,
+                                         dbname=url.database, autocommit=True, options=PG_STATEMENT_OPTIONS, **extra)
+            local.connection, local.pid = connection, os.getpid()
+            with self._opened_lock:
+                self._opened.append((os.getpid(), connection))
+        try:
+            yield connection
+        except psycopg.OperationalError:
+            connection.close()
+            raise
+
     def analyze(self, tables: list[str]) -> None:
         """After a bulk load on PostgreSQL: VACUUM (index-only scans) and ANALYZE (planner statistics).
 
@@ -149,6 +182,12 @@ class Database:
                 connection.exec_driver_sql(f'VACUUM (ANALYZE) "{table}"')
 
     def dispose(self) -> None:
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for pid, connection in opened:
+            if pid == os.getpid():  # a forked child leaves its parent's connections alone
+                connection.close()
+        self._statement_connections = threading.local()
         self.engine.dispose()
 
 

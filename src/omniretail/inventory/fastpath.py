@@ -55,7 +55,7 @@ COLUMNS = ("id", "location_id", "product_id", "quantity", "status", "owner_type"
 
 
 def _reference(db: Database, line: Line) -> tuple[str, ProductRef]:
-    known = reservations.known_references(str(db.engine.url), line)
+    known = reservations.known_references(db.key, line)
     if known is not None:
         return known
     with db.read() as session:
@@ -77,9 +77,8 @@ def reserve_line(db: Database, *, actor: Actor, line: Line, owner_type: str, own
                       "product_id": product.id, "respect_safety_stock": respect_safety_stock,
                       "owner_type": owner_type, "owner_id": owner_id, "reason": reason, "expires_at": expires_at,
                       "actor": actor.name, "event_id": str(uuid.uuid4()), "sku": product.sku}
-            with db.autocommit() as connection:
-                raw = connection.connection.driver_connection
-                row = raw.execute(RESERVE_ONE, params, prepare=True).fetchone()
+            with db.statement_connection() as connection:
+                row = connection.execute(RESERVE_ONE, params, prepare=True).fetchone()
             if row is not None:
                 # The row as plain attributes: building an ORM object would cost more than the statement's
                 # Python side (nothing here is tracked by a session anyway).
