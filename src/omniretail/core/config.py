@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 
 from pydantic import Field, field_validator
@@ -37,6 +38,18 @@ class Settings(BaseSettings):
     loyalty_points_per_unit: int = Field(default=1, ge=0, description="points earned per whole currency unit spent")
     loyalty_tiers: str = Field(default="silver:1000,gold:5000",
                                description="tier:lifetime points, ascending; below the first tier: member")
+    order_inspection_rules: str = Field(
+        default="all", description="inspection rules that may hold an order: all, none, or codes separated by commas "
+                                   "(repeat_order, incomplete_address, unverifiable_address, invalid_phone, "
+                                   "new_customer_high_value, payment_failed, payment_missing, unusual_quantity, "
+                                   "address_failed_before)")
+    order_repeat_window_minutes: float = Field(default=30, ge=0,
+                                               description="the same lines again within this many minutes: a repeat")
+    order_new_customer_limit: Decimal = Field(default=Decimal("250"), ge=0, decimal_places=4,
+                                              description="a customer's first order above this amount (in the "
+                                                          "order's currency) is held")
+    order_max_line_quantity: int = Field(default=20, ge=1, description="more units of one SKU is unusual")
+    order_max_units: int = Field(default=60, ge=1, description="more units in one order is unusual")
     demo: bool = False
     sql_echo: bool = False
 
@@ -51,6 +64,14 @@ class Settings(BaseSettings):
         from omniretail.loyalty.tiers import parse_tiers
 
         parse_tiers(value)
+        return value
+
+    @field_validator("order_inspection_rules")
+    @classmethod
+    def _inspection_rules_parse(cls, value: str) -> str:
+        from omniretail.orders.inspection import parse_rules
+
+        parse_rules(value)
         return value
 
     @property
