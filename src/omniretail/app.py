@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from omniretail import __version__
+from omniretail.carts.api import router as carts_router
 from omniretail.catalog.api import router as catalog_router
 from omniretail.channels.api import router as channels_router
 from omniretail.core.config import Settings, get_settings
@@ -39,7 +40,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     install_error_handlers(app)
     app.add_middleware(NulGuard)
     for router in (system_router, catalog_router, locations_router, inventory_router, transfers_router, channels_router,
-                   customers_router, customer_privacy_router, loyalty_router, keys_router, pages_router):
+                   customers_router, customer_privacy_router, carts_router, loyalty_router, keys_router, pages_router):
         app.include_router(router)
     return app
 

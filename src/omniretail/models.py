@@ -1,5 +1,6 @@
 """Import every domain's tables so `Base.metadata` knows them all (migrations, tests)."""
 
+from omniretail.carts import models as cart_models  # noqa: F401
 from omniretail.catalog import models as catalog_models  # noqa: F401
 from omniretail.channels import models as channel_models  # noqa: F401
 from omniretail.core import models as core_models  # noqa: F401
