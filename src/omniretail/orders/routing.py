@@ -3,7 +3,7 @@
 The rule: the nearest location that can send every line whole (warehouses before stores when the address
 has no coordinates); otherwise the fewest locations, chosen greedily — each time the one that can send the
 most of the remaining lines whole, nearest first on ties; a line no single location holds is split across
-locations nearest first. A line the whole network cannot cover makes the order short.
+the fewest locations, those holding most of it first. A line the whole network cannot cover makes the order short.
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ def plan_delivery(demand: dict[str, int], candidates: list[Candidate]) -> Plan:
             lines.append((pool[best].location_id, sku, remaining.pop(sku)))
         chosen.append(pool.pop(best))
     for sku, wanted in list(remaining.items()):
-        for candidate in chosen + pool:  # locations already sending something first
+        # The fewest locations for one line: those holding most of it first (nearest on ties).
+        for candidate in sorted(chosen + pool, key=lambda c: -c.available.get(sku, 0)):
             take = min(candidate.available.get(sku, 0), wanted)
             if take:
                 lines.append((candidate.location_id, sku, take))

@@ -1,0 +1,74 @@
+"""Every state change of an order, written in its transaction four ways: a row of the order's timeline, an
+entry in the customer's timeline, an audit entry and, for the changes other systems act on, an outbox event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from omniretail.core import audit
+from omniretail.core.clock import utcnow
+from omniretail.core.money import from_minor
+from omniretail.core.outbox import Event, emit
+from omniretail.core.security import Actor
+from omniretail.customers.profiles import add_timeline
+from omniretail.orders.models import Order, OrderEvent
+
+#: Outbox event per state entered; moving through `inspecting` is internal and announces nothing.
+EVENTS = {"created": "order.created", "on_hold": "order.held", "confirmed": "order.confirmed",
+          "cancelled": "order.cancelled", "completed": "order.completed", "in_fulfilment": "order.in_fulfilment",
+          "partially_shipped": "order.partially_shipped", "ready_for_pickup": "order.ready_for_pickup",
+          "returned": "order.returned"}
+
+
+def money(order: Order) -> dict[str, str]:
+    return {"amount": from_minor(order.total_minor, order.currency), "currency": order.currency}
+
+
+def summary(order: Order, status: str, reason: str | None, units: int | None = None) -> str:
+    """The line the customer's timeline shows for the order entering `status`."""
+    total = money(order)
+    texts = {
+        "created": f"Order {order.id} placed via {order.channel}: "
+                   + (f"{units} item(s), " if units is not None else "") + f"{total['amount']} {total['currency']}",
+        "inspecting": f"Order {order.id} is being checked",
+        "on_hold": f"Order {order.id} held for confirmation: "
+                   + ", ".join(r["code"] for r in order.hold_reasons or []),
+        "confirmed": f"Order {order.id} confirmed",
+        "completed": f"Order {order.id} completed"
+                     + (f", handed over at {order.location_id}" if order.fulfilment_type == "in_store" else ""),
+    }
+    text = texts.get(status, f"Order {order.id} {status.replace('_', ' ')}")
+    return text + (f": {reason}" if reason and status != "on_hold" else "")
+
+
+def event_data(order: Order, status: str, reason: str | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    data = {"order_id": order.id, "status": status, "customer_id": order.customer_id, "channel": order.channel,
+            "fulfilment": order.fulfilment_type, "location_id": order.location_id, "total": money(order)}
+    if status == "on_hold":
+        data["hold_reasons"] = list(order.hold_reasons or [])
+    if reason:
+        data["reason"] = reason
+    return data | (extra or {})
+
+
+def record(session: Session, *, actor: Actor, order: Order, steps: list[tuple[str | None, str]], channel: str | None,
+           reason: str | None = None, data: dict[str, Any] | None = None, units: int | None = None,
+           created: dict[str, Any] | None = None) -> None:
+    """Write the (from, to) steps the order just took; `created` is extra data of its `order.created` event."""
+    now = utcnow()
+    session.execute(insert(OrderEvent.__table__), [
+        {"order_id": order.id, "at": now, "actor": actor.name, "channel": channel, "from_status": before,
+         "to_status": after, "reason": reason if after != "created" else None, "data": data or {}}
+        for before, after in steps])
+    for before, after in steps:
+        add_timeline(session, order.customer_id, kind=f"order_{after}", actor=actor, channel=channel,
+                     summary=summary(order, after, reason, units), data={"order_id": order.id, "status": after})
+        audit.record(session, actor, f"order.{after}", "order", str(order.id),
+                     {"status": {"from": before, "to": after}}, note=reason)
+        if after in EVENTS:
+            emit(session, Event(EVENTS[after], "order", str(order.id),
+                                event_data(order, after, reason, created if after == "created" else None)),
+                 occurred_at=now)

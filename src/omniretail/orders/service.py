@@ -1,0 +1,381 @@
+"""Orders from every channel: placed with every unit reserved or refused with nothing written, inspected,
+confirmed automatically or held for staff, then confirmed or cancelled; read by whoever may see them.
+
+Each use case runs in the caller's transaction. Placing an order writes the order, its lines, its timeline
+(the customer's too), audit entries and outbox events first and reserves stock last, so the level rows of a
+hot SKU stay locked only from their guarded UPDATE to the commit. A sale paid and handed over at the till
+(fulfilment `in_store`) is recorded as a completed order: reserved and at once consumed at that store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from babel.numbers import get_currency_precision
+from sqlalchemy import and_, insert, or_, select
+from sqlalchemy.orm import Session
+
+from omniretail.catalog.models import Product
+from omniretail.catalog.service import products_by_skus
+from omniretail.channels.service import check_channel
+from omniretail.core.clock import utcnow
+from omniretail.core.config import Settings, get_settings
+from omniretail.core.errors import Conflict, Forbidden, Invalid, NotFound
+from omniretail.core.money import MAX_MINOR_UNITS
+from omniretail.core.schemas import MAX_QUANTITY
+from omniretail.core.security import Actor, Role
+from omniretail.customers.models import Profile
+from omniretail.customers.profiles import authorise, resolve
+from omniretail.inventory import allocation, reservations
+from omniretail.inventory.models import Reservation, StockLevel
+from omniretail.inventory.service import Cause, check_positive
+from omniretail.locations.geo import haversine_km
+from omniretail.locations.models import Location
+from omniretail.locations.service import get_location
+from omniretail.orders import history, inspection, routing, states
+from omniretail.orders.errors import NetworkShort
+from omniretail.orders.facts import gather, remember_verified
+from omniretail.orders.models import Order, OrderEvent, OrderItem
+from omniretail.orders.schemas import FulfilmentIn, PaymentIn
+
+MAX_LINES = 200
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    sku: str
+    quantity: int
+    channel: str | None = None  # the channel that added the line (a cart line); the order's channel if None
+
+
+@dataclass(frozen=True)
+class Fulfilment:
+    type: str
+    location: Location | None
+    address: dict[str, object] | None
+    origin_location_id: str | None
+
+
+def thresholds(settings: Settings, currency: str) -> inspection.Thresholds:
+    """The inspection rules and limits in force, the new-customer limit in minor units of `currency`."""
+    limit = settings.order_new_customer_limit.scaleb(get_currency_precision(currency))
+    return inspection.Thresholds(enabled=inspection.parse_rules(settings.order_inspection_rules),
+                                 repeat_window_minutes=settings.order_repeat_window_minutes,
+                                 new_customer_limit=int(limit), max_line_quantity=settings.order_max_line_quantity,
+                                 max_units=settings.order_max_units)
+
+
+def stock_actor(actor: Actor) -> Actor:
+    """The actor stock is reserved with on the order's behalf: who may order what where is this domain's
+    decision (a customer or an associate selling the network's stock may not reserve directly)."""
+    return replace(actor, role=Role.OPERATIONS, location_ids=frozenset())
+
+
+def place_order(session: Session, *, actor: Actor, channel: str, customer_id: int, lines: list[OrderLine],
+                fulfilment: FulfilmentIn, payment: PaymentIn, cart_id: str | None = None,
+                origin_location_id: str | None = None, settings: Settings | None = None) -> Order:
+    """Place an order at catalogue prices with every unit reserved (or refuse it, 409 `insufficient_stock`),
+    inspect it, and confirm it or hold it for staff."""
+    settings = settings or get_settings()
+    now = utcnow()
+    check_channel(session, channel)
+    if actor.role is Role.INTEGRATION and actor.channel != channel:
+        raise Forbidden(f"This key places orders for channel {actor.channel!r} only", code="channel_out_of_scope")
+    profile = _customer(session, actor, customer_id)
+    items = _items(session, lines, channel)
+    currency = items[0][1].currency
+    total = sum(product.price_minor * line.quantity for line, product in items)
+    if total > MAX_MINOR_UNITS:
+        raise Invalid("The order's total is too large", field="lines", code="order_too_large")
+    how = _fulfilment(session, actor, fulfilment, payment, origin_location_id)
+    demand: dict[str, int] = {}
+    for line, product in items:
+        demand[product.sku] = demand.get(product.sku, 0) + line.quantity
+    for sku, quantity in demand.items():
+        if quantity > MAX_QUANTITY:
+            raise Invalid(f"At most {MAX_QUANTITY} units of {sku} in one order", field="lines",
+                          code="invalid_quantity")
+    plan = _plan(session, how, demand, {p.sku: p.id for _, p in items})
+    quantities = [(product.sku, line.quantity) for line, product in items]
+    if how.type == "in_store":
+        reasons: list[inspection.HoldReason] = []
+        steps = [(None, states.CREATED), (states.CREATED, states.COMPLETED)]
+    else:
+        facts = gather(session, customer_id=profile.id, fulfilment=how.type, payment_status=payment.status,
+                       lines=quantities, total_minor=total, address=how.address, now=now)
+        reasons = inspection.inspect(facts, thresholds(settings, currency))
+        final = states.ON_HOLD if reasons else states.CONFIRMED
+        steps = states.path(states.CREATED, states.INSPECTING, final)
+        steps = [(None, states.CREATED), *steps]
+    order = Order(channel=channel, customer_id=profile.id, status=steps[-1][1], fulfilment_type=how.type,
+                  location_id=how.location.id if how.location else None, origin_location_id=how.origin_location_id,
+                  delivery_address=how.address, payment_status=payment.status, payment_method=payment.method,
+                  total_minor=total, currency=currency, hold_reasons=[asdict(r) for r in reasons],
+                  lines_key=inspection.lines_key(quantities), cart_id=cart_id, actor=actor.name,
+                  created_at=now, updated_at=now)
+    session.add(order)
+    session.flush()
+    session.execute(insert(OrderItem.__table__), [
+        {"order_id": order.id, "line_no": n, "product_id": product.id, "sku": product.sku, "name": product.name,
+         "quantity": line.quantity, "unit_price_minor": product.price_minor, "currency": product.currency,
+         "channel": line.channel or channel} for n, (line, product) in enumerate(items, 1)])
+    history.record(session, actor=actor, order=order, steps=steps, channel=channel,
+                   units=sum(q for _, q in quantities),
+                   created={"lines": [{"sku": s, "quantity": q} for s, q in quantities], "cart_id": cart_id})
+    made = reservations.reserve(session, actor=stock_actor(actor), lines=plan, owner_type="order",
+                                owner_id=str(order.id), reason=f"order {order.id}",
+                                respect_safety_stock=how.type != "in_store")
+    if how.type == "in_store":
+        for reservation in made:
+            reservations.consume(session, actor=stock_actor(actor), reservation_id=reservation.id,
+                                 cause=Cause("order", str(order.id)))
+    return order
+
+
+def _customer(session: Session, actor: Actor, customer_id: int) -> Profile:
+    try:
+        profile = resolve(session, customer_id)
+    except NotFound:
+        raise Invalid(f"No customer {customer_id}", field="customer_id", code="unknown_customer") from None
+    if profile.status != "active":
+        raise Invalid(f"Customer {customer_id} was erased", field="customer_id", code="profile_erased")
+    authorise(session, actor, profile)
+    return profile
+
+
+def _items(session: Session, lines: list[OrderLine], channel: str) -> list[tuple[OrderLine, Product]]:
+    if not lines:
+        raise Invalid("An order has at least one line", field="lines", code="empty_order")
+    if len(lines) > MAX_LINES:
+        raise Invalid(f"An order has at most {MAX_LINES} lines", field="lines", code="too_many_lines")
+    products = products_by_skus(session, sorted({line.sku for line in lines}))
+    items = []
+    for i, line in enumerate(lines):
+        check_positive(line.quantity, f"lines.{i}.quantity")
+        product = products.get(line.sku)
+        if product is None:
+            raise Invalid(f"No product with SKU {line.sku!r}", field=f"lines.{i}.sku", code="unknown_sku")
+        if not product.active:
+            raise Invalid(f"{line.sku} is no longer sold", field=f"lines.{i}.sku", code="sku_not_sold")
+        if line.channel is not None and line.channel != channel:
+            check_channel(session, line.channel, field=f"lines.{i}.channel")
+        items.append((line, product))
+    currencies = {product.currency for _, product in items}
+    if len(currencies) > 1:
+        raise Invalid(f"The lines are priced in {', '.join(sorted(currencies))}; an order has one currency",
+                      field="lines", code="mixed_currencies")
+    return items
+
+
+def _fulfilment(session: Session, actor: Actor, fulfilment: FulfilmentIn, payment: PaymentIn,
+                origin_location_id: str | None) -> Fulfilment:
+    kind = fulfilment.type
+    if payment.status == "cash_on_pickup" and kind != "pickup":
+        raise Invalid("Cash on pickup is only for pickup orders", field="payment.status", code="invalid_payment")
+    if origin_location_id is None and actor.role is Role.ASSOCIATE and len(actor.location_ids) == 1:
+        origin_location_id = next(iter(actor.location_ids))
+    if origin_location_id is not None:
+        origin = get_location(session, origin_location_id, field="origin_location_id")
+        actor.require_location(origin.id)
+        origin_location_id = origin.id
+    if kind == "delivery":
+        if fulfilment.address is None:
+            raise Invalid("A delivery needs an address", field="fulfilment.address", code="address_required")
+        return Fulfilment(kind, None, _address(fulfilment), origin_location_id)
+    if fulfilment.location_id is None:
+        raise Invalid(f"A {kind.replace('_', '-')} order names its store", field="fulfilment.location_id",
+                      code="location_required")
+    location = get_location(session, fulfilment.location_id, field="fulfilment.location_id")
+    if kind == "pickup" and not (location.pickup and location.active):
+        raise Invalid(f"{location.name} ({location.id}) offers no pickup", field="fulfilment.location_id",
+                      code="pickup_not_offered")
+    if kind == "in_store":
+        if actor.role is Role.CUSTOMER:
+            raise Forbidden("A sale at the till is recorded by staff", code="role_forbidden")
+        if not location.active:
+            raise Invalid(f"{location.id} is closed for good", field="fulfilment.location_id",
+                          code="location_inactive")
+        if payment.status != "captured":
+            raise Invalid("A sale handed over at the till was paid: payment status is captured",
+                          field="payment.status", code="payment_not_captured")
+        actor.require_location(location.id)
+        origin_location_id = origin_location_id or location.id
+    return Fulfilment(kind, location, None, origin_location_id)
+
+
+def _address(fulfilment: FulfilmentIn) -> dict[str, object]:
+    assert fulfilment.address is not None
+    fields: dict[str, object] = {}
+    for name, value in fulfilment.address.model_dump().items():
+        if isinstance(value, str):
+            value = " ".join(value.split()) or None
+        if value is not None:
+            fields[name] = value
+    if isinstance(fields.get("country"), str):
+        fields["country"] = str(fields["country"]).upper()
+    return fields
+
+
+def _plan(session: Session, how: Fulfilment, demand: dict[str, int], product_ids: dict[str, int]
+          ) -> list[reservations.Line]:
+    if how.location is not None:
+        return [reservations.Line(how.location.id, sku, quantity) for sku, quantity in demand.items()]
+    address = how.address or {}
+    lat, lon = address.get("lat"), address.get("lon")
+    skus = {pid: sku for sku, pid in product_ids.items()}
+    levels = session.execute(
+        select(StockLevel.location_id, StockLevel.product_id, StockLevel.on_hand, StockLevel.reserved,
+               StockLevel.expired, StockLevel.safety_stock, Location.safety_stock.label("default_safety"),
+               Location.type, Location.lat, Location.lon)
+        .join(Location, Location.id == StockLevel.location_id)
+        .where(StockLevel.product_id.in_(list(skus)), Location.active,
+               or_(Location.type == "warehouse", and_(Location.type == "store", Location.ship_from_store)),
+               StockLevel.on_hand > StockLevel.reserved + StockLevel.expired))
+    candidates: dict[str, routing.Candidate] = {}
+    for row in levels:
+        safety = row.safety_stock if row.safety_stock is not None else row.default_safety
+        units = allocation.available(on_hand=row.on_hand, reserved=row.reserved, expired=row.expired,
+                                     safety_stock=safety or 0)
+        found = candidates.get(row.location_id)
+        if found is None:
+            distance = haversine_km(float(lat), float(lon), row.lat, row.lon) \
+                if isinstance(lat, float) and isinstance(lon, float) else None
+            found = candidates[row.location_id] = routing.Candidate(row.location_id, distance,
+                                                                    0 if row.type == "warehouse" else 1, {})
+        found.available[skus[row.product_id]] = units
+    chosen = routing.plan_delivery(demand, list(candidates.values()))
+    if chosen.short:
+        raise NetworkShort(chosen.short)
+    return [reservations.Line(location_id, sku, quantity) for location_id, sku, quantity in chosen.lines]
+
+
+# --- after placing ------------------------------------------------------------------------------------
+
+
+def _may_see(session: Session, actor: Actor, order: Order) -> bool:
+    if actor.role in (Role.ADMIN, Role.OPERATIONS, Role.AGENT):
+        return True
+    if actor.role is Role.ASSOCIATE:
+        return bool({order.location_id, order.origin_location_id} & actor.location_ids)
+    if actor.role is Role.INTEGRATION:
+        return order.channel == actor.channel
+    own = actor.customer_id
+    return own is not None and own.isdigit() and _own_profile(session, own) == order.customer_id
+
+
+def _own_profile(session: Session, customer_id: str) -> int | None:
+    try:
+        return resolve(session, int(customer_id)).id
+    except NotFound:
+        return None
+
+
+def get_order(session: Session, *, actor: Actor, order_id: int, for_update: bool = False) -> Order:
+    """Return an order the actor may see (404 `unknown_order`, 403 `order_out_of_scope`)."""
+    order = session.get(Order, order_id, with_for_update=for_update or None)
+    if order is None:
+        raise NotFound(f"No order {order_id}", code="unknown_order")
+    if not _may_see(session, actor, order):
+        raise Forbidden(f"This key may not see order {order_id}", code="order_out_of_scope")
+    return order
+
+
+def _still_reserved(session: Session, order: Order) -> None:
+    """Refuse to confirm an order whose reservation was released behind its back (409 `reservation_lost`)."""
+    wanted: dict[int, int] = {}
+    for product_id, quantity in session.execute(select(OrderItem.product_id, OrderItem.quantity).where(
+            OrderItem.order_id == order.id)):
+        wanted[product_id] = wanted.get(product_id, 0) + quantity
+    held: dict[int, int] = {}
+    for product_id, quantity in session.execute(select(Reservation.product_id, Reservation.quantity).where(
+            Reservation.owner_type == "order", Reservation.owner_id == str(order.id),
+            Reservation.status == "active")):
+        held[product_id] = held.get(product_id, 0) + quantity
+    if held != wanted:
+        raise Conflict(f"Order {order.id} no longer has all its units reserved; cancel it and order again",
+                       code="reservation_lost")
+
+
+def confirm_order(session: Session, *, actor: Actor, order_id: int, reason: str | None = None,
+                  channel: str | None = None, remember_details: bool = True) -> Order:
+    """Confirm an order held for inspection (its reservation is kept); remember the details staff verified."""
+    order = get_order(session, actor=actor, order_id=order_id, for_update=True)
+    states.check_move(order.status, states.CONFIRMED)
+    if channel is not None:
+        check_channel(session, channel)
+    _still_reserved(session, order)
+    now = utcnow()
+    verified = remember_verified(session, actor=actor, order=order, now=now) \
+        if remember_details and order.status == states.ON_HOLD else []
+    before, order.status, order.updated_at = order.status, states.CONFIRMED, now
+    history.record(session, actor=actor, order=order, steps=[(before, states.CONFIRMED)],
+                   channel=channel or actor.channel, reason=reason, data={"verified": verified} if verified else None)
+    return order
+
+
+def cancel_order(session: Session, *, actor: Actor, order_id: int, reason: str | None = None,
+                 channel: str | None = None) -> Order:
+    """Cancel an order before its goods leave; its reserved units become available again."""
+    order = get_order(session, actor=actor, order_id=order_id, for_update=True)
+    states.check_move(order.status, states.CANCELLED)
+    if channel is not None:
+        check_channel(session, channel)
+    active = [r for r in reservations.reservations_of(session, owner_type="order", owner_id=str(order.id))
+              if r.status == "active"]
+    released = 0
+    for reservation in sorted(active, key=lambda r: (r.location_id, r.product_id, r.id)):  # the lock order
+        reservations.release(session, actor=stock_actor(actor), reservation_id=reservation.id,
+                             reason=f"order {order.id} cancelled")
+        released += reservation.quantity
+    before, order.status, order.updated_at = order.status, states.CANCELLED, utcnow()
+    history.record(session, actor=actor, order=order, steps=[(before, states.CANCELLED)],
+                   channel=channel or actor.channel, reason=reason, data={"released_units": released})
+    return order
+
+
+def list_orders(session: Session, *, actor: Actor, limit: int, status: str | None = None,
+                customer_id: int | None = None, channel: str | None = None, location_id: str | None = None,
+                after_id: int = 0, before_id: int | None = None, newest_first: bool = False) -> list[Order]:
+    """List the orders the actor may see, oldest first (a queue: `status=on_hold`) or newest first."""
+    query = select(Order)
+    if status is not None:
+        if status not in states.STATUSES:
+            raise Invalid(f"Unknown status {status!r}", field="status", code="invalid_status")
+        query = query.where(Order.status == status)
+    if customer_id is not None:
+        query = query.where(Order.customer_id == _own_or_asked(session, customer_id))
+    if channel is not None:
+        query = query.where(Order.channel == channel)
+    if location_id is not None:
+        query = query.where(or_(Order.location_id == location_id, Order.origin_location_id == location_id))
+    if actor.role is Role.ASSOCIATE:
+        scope = sorted(actor.location_ids)
+        query = query.where(or_(Order.location_id.in_(scope), Order.origin_location_id.in_(scope)))
+    elif actor.role is Role.INTEGRATION:
+        query = query.where(Order.channel == actor.channel)
+    elif actor.role is Role.CUSTOMER:
+        own = _own_profile(session, actor.customer_id) if (actor.customer_id or "").isdigit() else None
+        query = query.where(Order.customer_id == (own or 0))
+    if newest_first:
+        query = query.where(Order.id < before_id) if before_id is not None else query
+        query = query.order_by(Order.id.desc())
+    else:
+        query = query.where(Order.id > after_id).order_by(Order.id)
+    return list(session.scalars(query.limit(limit)))
+
+
+def _own_or_asked(session: Session, customer_id: int) -> int:
+    """Orders of a merged profile are the survivor's now."""
+    try:
+        return resolve(session, customer_id).id
+    except NotFound:
+        return customer_id
+
+
+def order_timeline(session: Session, *, actor: Actor, order_id: int, limit: int, after_id: int = 0
+                   ) -> tuple[Order, list[OrderEvent]]:
+    """Return the order's state changes, oldest first."""
+    order = get_order(session, actor=actor, order_id=order_id)
+    events = session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id, OrderEvent.id > after_id)
+                             .order_by(OrderEvent.id).limit(limit))
+    return order, list(events)
