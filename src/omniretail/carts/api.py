@@ -10,14 +10,26 @@ import segno
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from omniretail.carts import holds, service
+from omniretail.carts import checkout, holds, items, service
+from omniretail.carts.items import Hint
 from omniretail.carts.models import Cart
-from omniretail.carts.schemas import AssignIn, CartOpenIn, CartOut, CartPatch, HoldIn, ItemIn, ItemPatch
-from omniretail.carts.service import Hint
+from omniretail.carts.schemas import (
+    AssignIn,
+    CartOpenIn,
+    CartOut,
+    CartPatch,
+    CheckoutIn,
+    CheckoutOut,
+    HoldIn,
+    ItemIn,
+    ItemPatch,
+)
 from omniretail.carts.views import cart_out
 from omniretail.core.deps import DB
+from omniretail.core.idempotency import run_idempotent
 from omniretail.core.schemas import PROBLEM_RESPONSES, RowId, json_response, problem
 from omniretail.core.security import EVERYONE, STAFF, Actor, require
+from omniretail.orders.views import orders_out
 
 router = APIRouter(prefix="/api/v1", tags=["carts"], responses={
     **PROBLEM_RESPONSES, 404: problem("`unknown_cart`, `unknown_cart_line` or `unknown_customer`"),
@@ -110,7 +122,7 @@ def get_cart(cart_id: RowId, request: Request, db: DB, actor: Anyone) -> Respons
 @router.patch("/carts/{cart_id}", response_model=CartOut)
 def update_cart(cart_id: RowId, body: CartPatch, request: Request, db: DB, actor: Anyone) -> Response:
     """Choose the pickup store (`pickup_location_id`, null clears it); lines show availability there."""
-    return _write(request, db, lambda s: service.set_pickup_location(
+    return _write(request, db, lambda s: items.set_pickup_location(
         s, actor=actor, cart=_opened(s, actor, cart_id), location_id=body.pickup_location_id, channel=body.channel))
 
 
@@ -123,7 +135,7 @@ def add_item(cart_id: RowId, body: ItemIn, request: Request, db: DB, actor: Anyo
 
     def change(s: Session) -> Cart:
         cart = _opened(s, actor, cart_id)
-        line = service.add_item(s, actor=actor, cart=cart, sku=body.sku, quantity=body.quantity,
+        line = items.add_item(s, actor=actor, cart=cart, sku=body.sku, quantity=body.quantity,
                                 channel=body.channel, hint=hint)
         return s.get(Cart, line.cart_id)  # type: ignore[return-value]
 
@@ -138,7 +150,7 @@ def update_item(cart_id: RowId, line_id: RowId, body: ItemPatch, request: Reques
 
     def change(s: Session) -> Cart:
         cart = _opened(s, actor, cart_id)
-        service.update_item(s, actor=actor, cart=cart, line_id=line_id, quantity=body.quantity, hint=hint,
+        items.update_item(s, actor=actor, cart=cart, line_id=line_id, quantity=body.quantity, hint=hint,
                             change_hint="fulfilment" in body.model_fields_set, channel=body.channel)
         return cart
 
@@ -150,7 +162,7 @@ def remove_item(cart_id: RowId, line_id: RowId, request: Request, db: DB, actor:
     """Take a line out of the cart."""
     def change(s: Session) -> Cart:
         cart = _opened(s, actor, cart_id)
-        service.remove_item(s, actor=actor, cart=cart, line_id=line_id)
+        items.remove_item(s, actor=actor, cart=cart, line_id=line_id)
         return cart
 
     return _write(request, db, change, requested_id=cart_id)
@@ -188,6 +200,25 @@ def release_hold(cart_id: RowId, request: Request, db: DB, actor: Anyone) -> Res
         return cart
 
     return _write(request, db, change, requested_id=cart_id)
+
+
+@router.post("/carts/{cart_id}/checkout", response_model=CheckoutOut, status_code=201,
+             responses={422: problem("`empty_cart`, `fulfilment_required`, `address_required`, `pickup_not_offered`, "
+                                     "`unknown_sku`, validation errors"),
+                        409: problem("`insufficient_stock` (the short lines), `cart_not_active`, `anonymous_cart`, "
+                                     "`idempotency_key_reused`")})
+def checkout_cart(cart_id: RowId, body: CheckoutIn, request: Request, db: DB, actor: Anyone) -> Response:
+    """Turn the cart into orders at catalogue prices (one per way of fulfilment: endless-aisle lines go apart),
+    each inspected and reserved as `POST /orders` does; the cart closes and the next access opens a new one.
+    A refusal changes nothing. Accepts `Idempotency-Key`."""
+    def use_case(s: Session) -> CheckoutOut:
+        done = checkout.checkout(s, actor=actor, cart=_cart(s, actor, cart_id), channel=body.channel,
+                                 fulfilment=body.fulfilment, delivery_address=body.delivery_address,
+                                 payment=body.payment, origin_location_id=body.origin_location_id)
+        return CheckoutOut(cart=cart_out(s, done.cart, requested_id=cart_id, base_url=str(request.base_url)),
+                           orders=orders_out(s, done.orders))
+
+    return run_idempotent(request, db, actor, body, 201, use_case)
 
 
 QR_RESPONSES = {200: {"description": "The cart's QR code; it encodes the URL that opens the cart",

@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from omniretail.carts.rules import MAX_HOLD_MINUTES, MAX_LINE_QUANTITY
 from omniretail.core.schemas import MAX_ID, Money
+from omniretail.orders.schemas import DeliveryAddressIn, FulfilmentIn, OrderOut, PaymentIn
 
 CHANNEL = Field(default=None, max_length=50, description="The channel making the change; by default the key's "
                 "channel, else pos for associates, call_centre for agents, web for customers")
@@ -102,7 +103,7 @@ class CartLineOut(BaseModel):
     unit_price: Money
     line_total: Money
     fulfilment: LineFulfilmentOut | None
-    availability: LineAvailabilityOut
+    availability: LineAvailabilityOut | None = Field(description="Live; null once the cart is checked out")
     added_by: str
     created_at: datetime
     updated_at: datetime
@@ -139,3 +140,21 @@ class CartOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     checked_out_at: datetime | None
+
+
+class CheckoutIn(NoPrices):
+    channel: str | None = CHANNEL
+    fulfilment: FulfilmentIn | None = Field(
+        default=None, description="How the cart goes: delivery (with address), pickup at a store, or in_store (paid "
+                                  "and handed over at the till). Default: pickup at the cart's pickup store. Lines "
+                                  "with their own fulfilment become orders of their own")
+    delivery_address: DeliveryAddressIn | None = Field(
+        default=None, description="Where lines marked for delivery go when the checkout itself is not a delivery")
+    payment: PaymentIn
+    origin_location_id: str | None = Field(default=None, max_length=64,
+                                           description="The store where the sale is made (associates)")
+
+
+class CheckoutOut(BaseModel):
+    cart: CartOut
+    orders: list[OrderOut] = Field(description="One order per way of fulfilment (endless aisle lines apart)")

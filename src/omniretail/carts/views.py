@@ -46,8 +46,7 @@ def cart_out(session: Session, cart: Cart, *, requested_id: int | None = None, b
     for line, product in rows:
         serving = rules.serving_location(line_fulfilment=line.fulfilment, line_location=line.location_id,
                                          cart_pickup=cart.pickup_location_id)
-        availability = (_availability(session, product.sku, serving, line.quantity) if live
-                        else LineAvailabilityOut(location_id=serving, available=None, network=0, enough=False))
+        availability = _availability(session, product.sku, serving, line.quantity) if live else None
         line_total = product.price_minor * line.quantity
         total += line_total
         lines.append(CartLineOut(
