@@ -7,8 +7,11 @@ import json
 import re
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select, text
+from sqlalchemy import JSON, Column, Table, any_, bindparam, func, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeDecorator
 
 from omniretail.core.db import Base
 
@@ -75,3 +78,53 @@ def update_from_rows(session: Session, table: str, match: str, assign: dict[str,
     session.execute(text(row_sql).bindparams(*typed), [
         dict(zip(names, row, strict=True)) | constants
         for row in zip(*(values_ for _, values_ in columns.values()), strict=True)])
+
+
+def among(session: Session, column: Any, ids: list[Any]) -> ColumnElement[bool]:
+    """`column IN ids`; on PostgreSQL `column = ANY(:array)`, one parameter however many ids (an IN list of a
+    thousand values costs more to render than to run)."""
+    if _dialect(session) == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(column.type)))
+    return column.in_(list(ids))
+
+
+def _array_type(column: Column[Any]) -> str | None:
+    kind = column.type.impl if isinstance(column.type, TypeDecorator) else column.type
+    if isinstance(kind, JSON):
+        return None  # arrays of JSON would need each value wrapped; such rows go one by one
+    return kind.compile(dialect=postgresql.dialect())
+
+
+def array_types(table: Table, columns: list[str]) -> list[str] | None:
+    """The PostgreSQL array element types of `columns`, or None if one of them cannot travel in an array."""
+    kinds = [_array_type(table.c[name]) for name in columns]
+    return None if None in kinds else kinds  # type: ignore[return-value]
+
+
+def insert_ignore_arrays(session: Session, table: Table, rows: list[dict[str, Any]], *, conflict: list[str]) -> None:
+    """PostgreSQL: insert rows given as one array per column, skipping those that collide on `conflict`."""
+    columns = list(rows[0])
+    kinds = array_types(table, columns)
+    assert kinds is not None
+    arrays = ", ".join(f"CAST(:c{i} AS {kind}[])" for i, kind in enumerate(kinds))
+    names = ", ".join(f'"{c}"' for c in columns)
+    sql = (f'INSERT INTO "{table.name}" ({names}) SELECT * FROM unnest({arrays}) '
+           f'ON CONFLICT ({", ".join(conflict)}) DO NOTHING')
+    session.execute(text(sql), {f"c{i}": [row[c] for row in rows] for i, c in enumerate(columns)})
+
+
+def delete_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Delete the rows whose columns equal one of `rows` (all with the same keys): one statement on PostgreSQL."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    kinds = array_types(table, columns)
+    if _dialect(session) == "postgresql" and kinds is not None:
+        arrays = ", ".join(f"CAST(:c{i} AS {kind}[])" for i, kind in enumerate(kinds))
+        match = " AND ".join(f'"{table.name}"."{c}" = m.c{i}' for i, c in enumerate(columns))
+        aliases = ", ".join(f"c{i}" for i in range(len(columns)))
+        sql = f'DELETE FROM "{table.name}" USING unnest({arrays}) AS m({aliases}) WHERE {match}'
+        session.execute(text(sql), {f"c{i}": [row[c] for row in rows] for i, c in enumerate(columns)})
+        return
+    condition = [table.c[c] == bindparam(f"c_{c}") for c in columns]
+    session.execute(table.delete().where(*condition), [{f"c_{c}": row[c] for c in columns} for row in rows])

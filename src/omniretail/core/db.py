@@ -191,12 +191,22 @@ class Database:
         self.engine.dispose()
 
 
+#: From this many rows on, PostgreSQL gets them as arrays in one statement instead of one statement per row.
+ARRAY_ROWS = 20
+
+
 def insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]], *, conflict: list[str]) -> None:
     """Insert rows, skipping those that collide on `conflict` (race-safe on both backends)."""
     if not rows:
         return
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
+
+        from omniretail.core.bulk import array_types, insert_ignore_arrays
+
+        if len(rows) >= ARRAY_ROWS and array_types(table, list(rows[0])) is not None:
+            insert_ignore_arrays(session, table, rows, conflict=conflict)
+            return
     else:
         from sqlalchemy.dialects.sqlite import insert
     session.execute(insert(table).on_conflict_do_nothing(index_elements=conflict), rows)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from omniretail.core import audit
-from omniretail.core.bulk import allocate_ids, insert_rows, update_from_rows
+from omniretail.core.bulk import allocate_ids, among, insert_rows, update_from_rows
 from omniretail.core.clock import utcnow
 from omniretail.core.errors import Conflict, NotFound
 from omniretail.core.models import AuditEntry, OutboxEvent
@@ -59,7 +59,7 @@ def _lock_pair(session: Session, first_id: int, second_id: int) -> tuple[Profile
 
 def _lock(session: Session, ids: list[int]) -> dict[int, Profile]:
     """Lock profile rows in id order, so two merges never wait on each other in a circle."""
-    found = session.scalars(select(Profile).where(Profile.id.in_(sorted(set(ids)))).order_by(Profile.id)
+    found = session.scalars(select(Profile).where(among(session, Profile.id, sorted(set(ids)))).order_by(Profile.id)
                             .with_for_update().execution_options(populate_existing=True))
     return {p.id: p for p in found}
 
@@ -84,7 +84,8 @@ def _drop_double_identities(session: Session, plan: list[tuple[Profile, Profile]
     rows: dict[int, list[Any]] = {}
     table = Identity.__table__
     # Only shared kinds can be held twice: the unique index keeps every other kind to one profile.
-    for identity in session.execute(select(table).where(table.c.profile_id.in_(ids), ~table.c.exclusive)):
+    for identity in session.execute(select(table).where(among(session, table.c.profile_id, list(ids)),
+                                                        ~table.c.exclusive)):
         held.setdefault(identity.profile_id, set()).add((identity.type, identity.value))
         rows.setdefault(identity.profile_id, []).append(identity)
     dropped: dict[int, list[dict]] = {}
@@ -96,7 +97,7 @@ def _drop_double_identities(session: Session, plan: list[tuple[Profile, Profile]
             dropped[absorbed.id] = [{key: _plain(value) for key, value in i._mapping.items()} for i in doubles]
     doomed = [row["id"] for rows_ in dropped.values() for row in rows_]
     if doomed:
-        session.execute(delete(Identity.__table__).where(Identity.__table__.c.id.in_(doomed)))
+        session.execute(delete(Identity.__table__).where(among(session, Identity.__table__.c.id, doomed)))
     return dropped
 
 
@@ -107,19 +108,19 @@ def _move_rows(session: Session, plan: list[tuple[Profile, Profile]]) -> dict[in
         moved[absorbed_id]["dropped_identities"] = rows
     survivors = {absorbed.id: survivor.id for survivor, absorbed in plan}
     with_default = set(session.scalars(select(Address.profile_id).where(
-        Address.profile_id.in_(set(survivors.values())), Address.is_default)))
+        among(session, Address.profile_id, list(set(survivors.values()))), Address.is_default)))
     for absorbed_id, address_id in session.execute(select(Address.profile_id, Address.id).where(
-            Address.profile_id.in_(survivors), Address.is_default)):
+            among(session, Address.profile_id, list(survivors)), Address.is_default)):
         if survivors[absorbed_id] in with_default:
             moved[absorbed_id].setdefault("default_addresses", []).append(address_id)
         with_default.add(survivors[absorbed_id])
     demoted = [i for m in moved.values() for i in m.get("default_addresses", [])]
     if demoted:
         addresses = Address.__table__
-        session.execute(update(addresses).where(addresses.c.id.in_(demoted)).values(is_default=False))
+        session.execute(update(addresses).where(among(session, addresses.c.id, demoted)).values(is_default=False))
     for table, owner_column in OWNED:
         rows = session.execute(select(table.c.id, table.c[owner_column])
-                               .where(table.c[owner_column].in_(survivors))).all()
+                               .where(among(session, table.c[owner_column], list(survivors)))).all()
         for row_id, owner in rows:
             moved[owner].setdefault(table.name, []).append(row_id)
         if rows:
@@ -182,7 +183,7 @@ def merge_many(session: Session, *, actor: Actor, pairs: list[tuple[int, int, fl
          "merged_at": now, "undone_at": None, "undone_by": None}
         for (survivor, absorbed), merge_id, (_, _, probability) in zip(plan, ids, pairs, strict=True)])
     _mark_merged(session, plan, changed, now)
-    records = list(session.scalars(select(Merge).where(Merge.id.in_(ids)).order_by(Merge.id)))
+    records = list(session.scalars(select(Merge).where(among(session, Merge.id, ids)).order_by(Merge.id)))
     _settle_suggestions(session, actor, [(r.survivor_id, r.absorbed_id) for r in records], "merged")
     _after_merge(session, actor, records, {p.id: p for pair_ in plan for p in pair_})
     session.flush()
@@ -214,7 +215,7 @@ def _mark_merged(session: Session, plan: list[tuple[Profile, Profile]], survivor
 def _after_merge(session: Session, actor: Actor, records: list[Merge], profiles: dict[int, Profile]) -> None:
     absorbed_ids = [r.absorbed_id for r in records]
     keys = BlockingKey.__table__
-    session.execute(delete(keys).where(keys.c.profile_id.in_(absorbed_ids)))
+    session.execute(delete(keys).where(among(session, keys.c.profile_id, absorbed_ids)))
     survivors = [profiles[pid] for pid in dict.fromkeys(r.survivor_id for r in records)]
     refresh_keys_many(session, persons(session, survivors))
     now = utcnow()
@@ -229,9 +230,9 @@ def _after_merge(session: Session, actor: Actor, records: list[Merge], profiles:
         events.append(event_row(Event("customer.merged", "customer", str(r.survivor_id),
                                       {"merge_id": r.id, "survivor_id": r.survivor_id, "absorbed_id": r.absorbed_id,
                                        "source": r.source}), occurred_at=now))
-    session.execute(insert(TimelineEntry.__table__), timeline)
-    session.execute(insert(AuditEntry.__table__), audits)
-    session.execute(insert(OutboxEvent.__table__), events)
+    for table, rows in ((TimelineEntry.__table__, timeline), (AuditEntry.__table__, audits),
+                        (OutboxEvent.__table__, events)):
+        insert_rows(session, table, rows)
 
 
 def get_merge(session: Session, merge_id: int) -> Merge:

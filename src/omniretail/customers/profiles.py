@@ -6,9 +6,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from omniretail.core.bulk import among, delete_rows
 from omniretail.core.clock import utcnow
 from omniretail.core.db import insert_ignore
 from omniretail.core.errors import Conflict, Forbidden, NotFound
@@ -84,8 +85,8 @@ def addresses_of(session: Session, profile_ids: Iterable[int]) -> dict[int, list
     return found
 
 
-def person_of(profile: Profile, identities: list[Identity], addresses: list[Address]) -> Person:
-    """The matcher's view of a stored profile."""
+def person_of(profile: Profile, identities: list[Any], addresses: list[Any]) -> Person:
+    """The matcher's view of a stored profile (identities and addresses as objects or rows with their fields)."""
     emails = tuple(i.value for i in identities if i.type == "email")
     phones = tuple(dict.fromkeys([i.value for i in identities if i.type == "phone"]
                                  + [a.phone for a in addresses if a.phone]))
@@ -99,7 +100,18 @@ def person_of(profile: Profile, identities: list[Identity], addresses: list[Addr
 
 def persons(session: Session, profiles: list[Profile]) -> dict[int, Person]:
     ids = [p.id for p in profiles]
-    identities, addresses = identities_of(session, ids), addresses_of(session, ids)
+    identities: dict[int, list[Any]] = defaultdict(list)
+    addresses: dict[int, list[Any]] = defaultdict(list)
+    if ids:
+        # rows of mapped columns, not objects: the session still flushes first, and no instance is built
+        for row in session.execute(select(Identity.profile_id, Identity.type, Identity.value)
+                                   .where(among(session, Identity.profile_id, ids)).order_by(Identity.id)):
+            identities[row.profile_id].append(row)
+        for row in session.execute(select(Address.profile_id, Address.line1, Address.postcode, Address.city,
+                                          Address.country, Address.phone)
+                                   .where(among(session, Address.profile_id, ids))
+                                   .order_by(Address.is_default.desc(), Address.id)):
+            addresses[row.profile_id].append(row)
     return {p.id: person_of(p, identities.get(p.id, []), addresses.get(p.id, [])) for p in profiles}
 
 
@@ -123,16 +135,14 @@ def refresh_keys_many(session: Session, people: dict[int, Person]) -> None:
         return
     have: dict[int, set[str]] = defaultdict(set)
     for key, pid in session.execute(select(BlockingKey.key, BlockingKey.profile_id)
-                                    .where(BlockingKey.profile_id.in_(list(people)))):
+                                    .where(among(session, BlockingKey.profile_id, list(people)))):
         have[pid].add(key)
     stale, fresh = [], []
     for pid, person in people.items():
         wanted = blocking_keys(person)
-        stale += [{"k": key, "p": pid} for key in have[pid] - wanted]
+        stale += [{"key": key, "profile_id": pid} for key in have[pid] - wanted]
         fresh += [{"key": key, "profile_id": pid} for key in sorted(wanted - have[pid])]
-    if stale:
-        session.execute(delete(BlockingKey.__table__).where(BlockingKey.key == bindparam("k"),
-                                                            BlockingKey.profile_id == bindparam("p")), stale)
+    delete_rows(session, BlockingKey.__table__, stale)
     insert_ignore(session, BlockingKey.__table__, fresh, conflict=["key", "profile_id"])
 
 

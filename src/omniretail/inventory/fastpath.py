@@ -3,8 +3,9 @@
 The guarded UPDATE of the level row, the reservation row and its `stock.reserved` outbox event
 are one data-modifying statement run outside an explicit transaction: PostgreSQL applies a
 statement atomically, the inserts take their rows from the UPDATE's RETURNING, so when the
-guard refuses, nothing at all is written. One round trip instead of five (BEGIN, three
-statements, COMMIT). Anything the statement cannot decide alone — a gift with a minimum stock,
+guard refuses, nothing at all is written. The product is found by its SKU inside the same
+statement, so a reservation costs one round trip (instead of five: BEGIN, three statements, COMMIT)
+and no look-up of its own, whatever the number of SKUs in play. Anything the statement cannot decide alone — a gift with a minimum stock,
 expired lots not yet swept, a refusal that must name what is available — goes through
 `reservations.reserve` in a transaction, as every reservation on SQLite does.
 """
@@ -20,18 +21,22 @@ from omniretail.core.db import Database
 from omniretail.core.security import Actor
 from omniretail.inventory import reservations
 from omniretail.inventory.models import Reservation
-from omniretail.inventory.reservations import Line, ProductRef
+from omniretail.inventory.reservations import Line
 from omniretail.inventory.service import check_positive
 
 RESERVE_ONE = """
-WITH level AS (
+WITH product AS (
+    SELECT id, sku FROM products
+    WHERE sku = %(sku)s AND NOT (is_gift AND gift_min_stock IS NOT NULL)
+), level AS (
     UPDATE stock_levels SET reserved = reserved + %(quantity)s, updated_at = %(now)s
-    WHERE location_id = %(location_id)s AND product_id = %(product_id)s
+    FROM product
+    WHERE stock_levels.location_id = %(location_id)s AND stock_levels.product_id = product.id
       AND on_hand - reserved - expired - CASE WHEN %(respect_safety_stock)s
             THEN COALESCE(safety_stock, (SELECT safety_stock FROM locations WHERE id = %(location_id)s), 0)
             ELSE 0 END >= %(quantity)s
       AND (next_expiry IS NULL OR next_expiry >= %(today)s)
-    RETURNING location_id, product_id
+    RETURNING stock_levels.location_id, stock_levels.product_id, product.sku
 ), made AS (
     INSERT INTO reservations (location_id, product_id, quantity, status, owner_type, owner_id, reason, expires_at,
                               created_at, updated_at, actor)
@@ -42,24 +47,16 @@ WITH level AS (
 ), event AS (
     INSERT INTO outbox_events (id, type, object_type, object_id, occurred_at, data)
     SELECT %(event_id)s, 'stock.reserved', 'reservation', made.id::text, %(now)s,
-           jsonb_build_object('reservation_id', made.id, 'location_id', made.location_id, 'sku', %(sku)s::text,
+           jsonb_build_object('reservation_id', made.id, 'location_id', made.location_id, 'sku', level.sku,
                               'quantity', made.quantity, 'owner_type', made.owner_type, 'owner_id', made.owner_id,
                               'status', made.status)
-    FROM made
+    FROM made JOIN level ON level.product_id = made.product_id
 )
 SELECT id, location_id, product_id, quantity, status, owner_type, owner_id, reason, expires_at, created_at,
        updated_at, actor FROM made
 """
 COLUMNS = ("id", "location_id", "product_id", "quantity", "status", "owner_type", "owner_id", "reason", "expires_at",
            "created_at", "updated_at", "actor")
-
-
-def _reference(db: Database, line: Line) -> tuple[str, ProductRef]:
-    known = reservations.known_references(db.key, line)
-    if known is not None:
-        return known
-    with db.read() as session:
-        return reservations.references(session, line, 0)
 
 
 def reserve_line(db: Database, *, actor: Actor, line: Line, owner_type: str, owner_id: str,
@@ -70,19 +67,19 @@ def reserve_line(db: Database, *, actor: Actor, line: Line, owner_type: str, own
     reservations.check_request([line], owner_type, expires_at, now)
     check_positive(line.quantity, "lines.0.quantity")
     if db.dialect == "postgresql":
-        location_id, product = _reference(db, line)
-        actor.require_location(location_id)
-        if not (product.is_gift and product.gift_min_stock is not None):
-            params = {"quantity": line.quantity, "now": now, "today": now.date(), "location_id": location_id,
-                      "product_id": product.id, "respect_safety_stock": respect_safety_stock,
-                      "owner_type": owner_type, "owner_id": owner_id, "reason": reason, "expires_at": expires_at,
-                      "actor": actor.name, "event_id": str(uuid.uuid4()), "sku": product.sku}
-            with db.statement_connection() as connection:
-                row = connection.execute(RESERVE_ONE, params, prepare=True).fetchone()
-            if row is not None:
-                # The row as plain attributes: building an ORM object would cost more than the statement's
-                # Python side (nothing here is tracked by a session anyway).
-                return [SimpleNamespace(**dict(zip(COLUMNS, row, strict=True)))]
+        # The statement names the location and SKU exactly as given: whatever it cannot match (an unknown or
+        # differently spelt id, a gift with a minimum stock) reserves nothing and is decided below.
+        actor.require_location(line.location_id)
+        params = {"quantity": line.quantity, "now": now, "today": now.date(), "location_id": line.location_id,
+                  "sku": line.sku, "respect_safety_stock": respect_safety_stock, "owner_type": owner_type,
+                  "owner_id": owner_id, "reason": reason, "expires_at": expires_at, "actor": actor.name,
+                  "event_id": str(uuid.uuid4())}
+        with db.statement_connection() as connection:
+            row = connection.execute(RESERVE_ONE, params, prepare=True).fetchone()
+        if row is not None:
+            # The row as plain attributes: building an ORM object would cost more than the statement's
+            # Python side (nothing here is tracked by a session anyway).
+            return [SimpleNamespace(**dict(zip(COLUMNS, row, strict=True)))]
     with db.write() as session:
         return reservations.reserve(session, actor=actor, lines=[line], owner_type=owner_type, owner_id=owner_id,
                                     reason=reason, expires_at=expires_at,
