@@ -15,7 +15,7 @@ from omniretail.core.schemas import MAX_ID, PROBLEM_RESPONSES, RowId, json_respo
 from omniretail.core.security import EVERYONE, Actor, Role, require
 from omniretail.orders import service
 from omniretail.orders.schemas import CancelIn, ConfirmIn, OrderIn, OrderList, OrderOut, TimelineOut
-from omniretail.orders.views import event_out, order_out, orders_out
+from omniretail.orders.views import event_out, order_out, orders_out, placed_out
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"], responses={
     **PROBLEM_RESPONSES, 404: problem("`unknown_order`")})
@@ -55,11 +55,10 @@ def place(body: OrderIn, request: Request, db: DB, actor: Placer) -> Response:
     settings = request.app.state.settings
 
     def use_case(s: Session) -> OrderOut:
-        order = service.place_order(
+        return placed_out(service.place(
             s, actor=actor, channel=body.channel, customer_id=body.customer_id,
             lines=[service.OrderLine(line.sku, line.quantity) for line in body.lines], fulfilment=body.fulfilment,
-            payment=body.payment, origin_location_id=body.origin_location_id, settings=settings)
-        return order_out(s, order)
+            payment=body.payment, origin_location_id=body.origin_location_id, settings=settings))
 
     return run_idempotent(request, db, actor, body, 201, use_case)
 

@@ -10,6 +10,7 @@ hot SKU stay locked only from their guarded UPDATE to the commit. A sale paid an
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from babel.numbers import get_currency_precision
 from sqlalchemy import and_, insert, or_, select
@@ -76,6 +77,23 @@ def place_order(session: Session, *, actor: Actor, channel: str, customer_id: in
                 origin_location_id: str | None = None, settings: Settings | None = None) -> Order:
     """Place an order at catalogue prices with every unit reserved (or refuse it, 409 `insufficient_stock`),
     inspect it, and confirm it or hold it for staff."""
+    return place(session, actor=actor, channel=channel, customer_id=customer_id, lines=lines, fulfilment=fulfilment,
+                 payment=payment, cart_id=cart_id, origin_location_id=origin_location_id, settings=settings).order
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A new order with the rows written for it, so it can be answered without reading them back."""
+
+    order: Order
+    items: list[dict[str, Any]]
+    allocations: list[tuple[str, str, int, str]]  # (location_id, sku, quantity, status)
+
+
+def place(session: Session, *, actor: Actor, channel: str, customer_id: int, lines: list[OrderLine],
+          fulfilment: FulfilmentIn, payment: PaymentIn, cart_id: str | None = None,
+          origin_location_id: str | None = None, settings: Settings | None = None) -> Placed:
+    """Place an order (as `place_order`) and return what was written for it."""
     settings = settings or get_settings()
     now = utcnow()
     check_channel(session, channel)
@@ -115,21 +133,24 @@ def place_order(session: Session, *, actor: Actor, channel: str, customer_id: in
                   created_at=now, updated_at=now)
     session.add(order)
     session.flush()
-    session.execute(insert(OrderItem.__table__), [
-        {"order_id": order.id, "line_no": n, "product_id": product.id, "sku": product.sku, "name": product.name,
-         "quantity": line.quantity, "unit_price_minor": product.price_minor, "currency": product.currency,
-         "channel": line.channel or channel} for n, (line, product) in enumerate(items, 1)])
+    rows = [{"order_id": order.id, "line_no": n, "product_id": product.id, "sku": product.sku, "name": product.name,
+             "quantity": line.quantity, "unit_price_minor": product.price_minor, "currency": product.currency,
+             "channel": line.channel or channel} for n, (line, product) in enumerate(items, 1)]
+    session.execute(insert(OrderItem.__table__), rows)
     history.record(session, actor=actor, order=order, steps=steps, channel=channel,
                    units=sum(q for _, q in quantities),
                    created={"lines": [{"sku": s, "quantity": q} for s, q in quantities], "cart_id": cart_id})
     made = reservations.reserve(session, actor=stock_actor(actor), lines=plan, owner_type="order",
                                 owner_id=str(order.id), reason=f"order {order.id}",
                                 respect_safety_stock=how.type != "in_store")
+    status = "active"
     if how.type == "in_store":
+        status = "consumed"
         for reservation in made:
             reservations.consume(session, actor=stock_actor(actor), reservation_id=reservation.id,
                                  cause=Cause("order", str(order.id)))
-    return order
+    skus = {product.id: product.sku for _, product in items}
+    return Placed(order, rows, [(r.location_id, skus[r.product_id], r.quantity, status) for r in made])
 
 
 def _customer(session: Session, actor: Actor, customer_id: int) -> Profile:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,10 +22,34 @@ from omniretail.orders.schemas import (
     OrderOut,
     PaymentOut,
 )
+from omniretail.orders.service import Placed
 
 
 def money(minor: int, currency: str) -> Money:
     return Money(amount=from_minor(minor, currency), currency=currency)
+
+
+def _order(o: Order, items: list[OrderItem] | list[dict[str, Any]], allocations: list[AllocationOut]) -> OrderOut:
+    def line(x: Any) -> LineOut:
+        get = x.get if isinstance(x, dict) else lambda name: getattr(x, name)
+        unit, currency, quantity = get("unit_price_minor"), get("currency"), get("quantity")
+        return LineOut(sku=get("sku"), name=get("name"), quantity=quantity, unit_price=money(unit, currency),
+                       total=money(unit * quantity, currency), channel=get("channel"))
+
+    return OrderOut(
+        id=o.id, status=o.status, channel=o.channel, customer_id=o.customer_id, lines=[line(x) for x in items],
+        total=money(o.total_minor, o.currency),
+        hold_reasons=[HoldReasonOut(code=r["code"], detail=r["detail"]) for r in o.hold_reasons or []],
+        fulfilment=FulfilmentOut(type=o.fulfilment_type, location_id=o.location_id, address=o.delivery_address),
+        payment=PaymentOut(status=o.payment_status, method=o.payment_method), allocations=allocations,
+        origin_location_id=o.origin_location_id, cart_id=o.cart_id, created_at=o.created_at, updated_at=o.updated_at)
+
+
+def placed_out(placed: Placed) -> OrderOut:
+    """A new order as answered, from the rows written for it (nothing read back)."""
+    return _order(placed.order, placed.items, [
+        AllocationOut(location_id=loc, sku=sku, quantity=quantity, status=status)
+        for loc, sku, quantity, status in placed.allocations])
 
 
 def orders_out(session: Session, orders: list[Order]) -> list[OrderOut]:
@@ -44,17 +69,7 @@ def orders_out(session: Session, orders: list[Order]) -> list[OrderOut]:
             .order_by(Reservation.id)):
         allocations[owner_id].append(AllocationOut(location_id=location_id, sku=sku, quantity=quantity,
                                                    status=status))
-    return [OrderOut(
-        id=o.id, status=o.status, channel=o.channel, customer_id=o.customer_id,
-        lines=[LineOut(sku=x.sku, name=x.name, quantity=x.quantity, unit_price=money(x.unit_price_minor, x.currency),
-                       total=money(x.unit_price_minor * x.quantity, x.currency), channel=x.channel)
-               for x in lines[o.id]],
-        total=money(o.total_minor, o.currency),
-        hold_reasons=[HoldReasonOut(code=r["code"], detail=r["detail"]) for r in o.hold_reasons or []],
-        fulfilment=FulfilmentOut(type=o.fulfilment_type, location_id=o.location_id, address=o.delivery_address),
-        payment=PaymentOut(status=o.payment_status, method=o.payment_method),
-        allocations=allocations[str(o.id)], origin_location_id=o.origin_location_id, cart_id=o.cart_id,
-        created_at=o.created_at, updated_at=o.updated_at) for o in orders]
+    return [_order(o, lines[o.id], allocations[str(o.id)]) for o in orders]
 
 
 def order_out(session: Session, order: Order) -> OrderOut:
