@@ -16,6 +16,7 @@ from omniretail.customers.invariants import customer_violations
 from omniretail.inventory.invariants import stock_violations
 from omniretail.locations.models import Location
 from omniretail.loyalty.invariants import ledger_violations
+from omniretail.orders.invariants import order_violations
 
 Check = tuple[str, bool, str]
 BATCH = 5000
@@ -92,6 +93,13 @@ def points_are_consistent(session: Session) -> Check:
     return "loyalty", True, "every balance is the sum of its ledger and never negative"
 
 
+def orders_are_consistent(session: Session) -> Check:
+    problems = order_violations(session)
+    if problems:
+        return "orders", False, f"{len(problems)} violation(s): " + "; ".join(problems[:5])
+    return "orders", True, "open orders hold exactly their lines reserved, finished ones nothing; totals add up"
+
+
 def run_checks(session: Session) -> Iterator[Check]:
     yield search_index_matches_products(session)
     yield vocabulary_covers_index(session)
@@ -100,3 +108,4 @@ def run_checks(session: Session) -> Iterator[Check]:
     yield stock_is_consistent(session)
     yield customers_are_consistent(session)
     yield points_are_consistent(session)
+    yield orders_are_consistent(session)

@@ -11,8 +11,10 @@ from omniretail.customers.models import Profile
 from omniretail.inventory.models import Reservation
 from omniretail.orders.models import Order, OrderItem
 
-#: Orders that hold every unit reserved (nothing shipped or handed over yet).
-RESERVING = ("created", "inspecting", "on_hold", "confirmed", "in_fulfilment", "ready_for_pickup")
+#: Orders that hold every unit reserved (fulfilment, once it lands, may consume or shrink them from here on).
+RESERVING = ("created", "inspecting", "on_hold", "confirmed")
+#: Orders that may hold no unit any more.
+FINISHED = ("completed", "cancelled", "returned")
 
 
 def order_violations(session: Session) -> list[str]:
@@ -36,9 +38,9 @@ def order_violations(session: Session) -> list[str]:
     for order_id in sorted(set(ordered) | set(held)):
         if order_id not in status:
             problems.append(f"reservations for order {order_id}, which does not exist")
-        elif status[order_id] not in RESERVING:
+        elif status[order_id] in FINISHED and held.get(order_id):
             problems.append(f"order {order_id} is {status[order_id]} but still holds reserved units")
-        elif ordered.get(order_id, {}) != held.get(order_id, {}):
+        elif status[order_id] in RESERVING and ordered.get(order_id, {}) != held.get(order_id, {}):
             problems.append(f"order {order_id}: lines want {ordered.get(order_id, {})}, reserved "
                             f"{held.get(order_id, {})} (by product id)")
     totals = session.execute(

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from babel.numbers import get_currency_precision
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from omniretail.catalog.models import Product
@@ -27,14 +27,10 @@ from omniretail.core.schemas import MAX_QUANTITY
 from omniretail.core.security import Actor, Role
 from omniretail.customers.models import Profile
 from omniretail.customers.profiles import authorise, resolve
-from omniretail.inventory import allocation, reservations
-from omniretail.inventory.models import Reservation, StockLevel
+from omniretail.inventory import reservations
+from omniretail.inventory.models import Reservation
 from omniretail.inventory.service import Cause, check_positive
-from omniretail.locations.geo import haversine_km
-from omniretail.locations.models import Location
-from omniretail.locations.service import get_location
-from omniretail.orders import history, inspection, routing, states
-from omniretail.orders.errors import NetworkShort
+from omniretail.orders import history, inspection, placement, states
 from omniretail.orders.facts import gather, remember_verified
 from omniretail.orders.models import Order, OrderEvent, OrderItem
 from omniretail.orders.schemas import FulfilmentIn, PaymentIn
@@ -47,14 +43,6 @@ class OrderLine:
     sku: str
     quantity: int
     channel: str | None = None  # the channel that added the line (a cart line); the order's channel if None
-
-
-@dataclass(frozen=True)
-class Fulfilment:
-    type: str
-    location: Location | None
-    address: dict[str, object] | None
-    origin_location_id: str | None
 
 
 def thresholds(settings: Settings, currency: str) -> inspection.Thresholds:
@@ -105,7 +93,7 @@ def place(session: Session, *, actor: Actor, channel: str, customer_id: int, lin
     total = sum(product.price_minor * line.quantity for line, product in items)
     if total > MAX_MINOR_UNITS:
         raise Invalid("The order's total is too large", field="lines", code="order_too_large")
-    how = _fulfilment(session, actor, fulfilment, payment, origin_location_id)
+    how = placement.fulfilment_of(session, actor, fulfilment, payment, origin_location_id)
     demand: dict[str, int] = {}
     for line, product in items:
         demand[product.sku] = demand.get(product.sku, 0) + line.quantity
@@ -113,7 +101,7 @@ def place(session: Session, *, actor: Actor, channel: str, customer_id: int, lin
         if quantity > MAX_QUANTITY:
             raise Invalid(f"At most {MAX_QUANTITY} units of {sku} in one order", field="lines",
                           code="invalid_quantity")
-    plan = _plan(session, how, demand, {p.sku: p.id for _, p in items})
+    plan = placement.plan(session, how, demand, {p.sku: p.id for _, p in items})
     quantities = [(product.sku, line.quantity) for line, product in items]
     if how.type == "in_store":
         reasons: list[inspection.HoldReason] = []
@@ -186,88 +174,6 @@ def _items(session: Session, lines: list[OrderLine], channel: str) -> list[tuple
         raise Invalid(f"The lines are priced in {', '.join(sorted(currencies))}; an order has one currency",
                       field="lines", code="mixed_currencies")
     return items
-
-
-def _fulfilment(session: Session, actor: Actor, fulfilment: FulfilmentIn, payment: PaymentIn,
-                origin_location_id: str | None) -> Fulfilment:
-    kind = fulfilment.type
-    if payment.status == "cash_on_pickup" and kind != "pickup":
-        raise Invalid("Cash on pickup is only for pickup orders", field="payment.status", code="invalid_payment")
-    if origin_location_id is None and actor.role is Role.ASSOCIATE and len(actor.location_ids) == 1:
-        origin_location_id = next(iter(actor.location_ids))
-    if origin_location_id is not None:
-        origin = get_location(session, origin_location_id, field="origin_location_id")
-        actor.require_location(origin.id)
-        origin_location_id = origin.id
-    if kind == "delivery":
-        if fulfilment.address is None:
-            raise Invalid("A delivery needs an address", field="fulfilment.address", code="address_required")
-        return Fulfilment(kind, None, _address(fulfilment), origin_location_id)
-    if fulfilment.location_id is None:
-        raise Invalid(f"A {kind.replace('_', '-')} order names its store", field="fulfilment.location_id",
-                      code="location_required")
-    location = get_location(session, fulfilment.location_id, field="fulfilment.location_id")
-    if kind == "pickup" and not (location.pickup and location.active):
-        raise Invalid(f"{location.name} ({location.id}) offers no pickup", field="fulfilment.location_id",
-                      code="pickup_not_offered")
-    if kind == "in_store":
-        if actor.role is Role.CUSTOMER:
-            raise Forbidden("A sale at the till is recorded by staff", code="role_forbidden")
-        if not location.active:
-            raise Invalid(f"{location.id} is closed for good", field="fulfilment.location_id",
-                          code="location_inactive")
-        if payment.status != "captured":
-            raise Invalid("A sale handed over at the till was paid: payment status is captured",
-                          field="payment.status", code="payment_not_captured")
-        actor.require_location(location.id)
-        origin_location_id = origin_location_id or location.id
-    return Fulfilment(kind, location, None, origin_location_id)
-
-
-def _address(fulfilment: FulfilmentIn) -> dict[str, object]:
-    assert fulfilment.address is not None
-    fields: dict[str, object] = {}
-    for name, value in fulfilment.address.model_dump().items():
-        if isinstance(value, str):
-            value = " ".join(value.split()) or None
-        if value is not None:
-            fields[name] = value
-    if isinstance(fields.get("country"), str):
-        fields["country"] = str(fields["country"]).upper()
-    return fields
-
-
-def _plan(session: Session, how: Fulfilment, demand: dict[str, int], product_ids: dict[str, int]
-          ) -> list[reservations.Line]:
-    if how.location is not None:
-        return [reservations.Line(how.location.id, sku, quantity) for sku, quantity in demand.items()]
-    address = how.address or {}
-    lat, lon = address.get("lat"), address.get("lon")
-    skus = {pid: sku for sku, pid in product_ids.items()}
-    levels = session.execute(
-        select(StockLevel.location_id, StockLevel.product_id, StockLevel.on_hand, StockLevel.reserved,
-               StockLevel.expired, StockLevel.safety_stock, Location.safety_stock.label("default_safety"),
-               Location.type, Location.lat, Location.lon)
-        .join(Location, Location.id == StockLevel.location_id)
-        .where(StockLevel.product_id.in_(list(skus)), Location.active,
-               or_(Location.type == "warehouse", and_(Location.type == "store", Location.ship_from_store)),
-               StockLevel.on_hand > StockLevel.reserved + StockLevel.expired))
-    candidates: dict[str, routing.Candidate] = {}
-    for row in levels:
-        safety = row.safety_stock if row.safety_stock is not None else row.default_safety
-        units = allocation.available(on_hand=row.on_hand, reserved=row.reserved, expired=row.expired,
-                                     safety_stock=safety or 0)
-        found = candidates.get(row.location_id)
-        if found is None:
-            distance = haversine_km(float(lat), float(lon), row.lat, row.lon) \
-                if isinstance(lat, float) and isinstance(lon, float) else None
-            found = candidates[row.location_id] = routing.Candidate(row.location_id, distance,
-                                                                    0 if row.type == "warehouse" else 1, {})
-        found.available[skus[row.product_id]] = units
-    chosen = routing.plan_delivery(demand, list(candidates.values()))
-    if chosen.short:
-        raise NetworkShort(chosen.short)
-    return [reservations.Line(location_id, sku, quantity) for location_id, sku, quantity in chosen.lines]
 
 
 # --- after placing ------------------------------------------------------------------------------------
@@ -351,6 +257,21 @@ def cancel_order(session: Session, *, actor: Actor, order_id: int, reason: str |
     before, order.status, order.updated_at = order.status, states.CANCELLED, utcnow()
     history.record(session, actor=actor, order=order, steps=[(before, states.CANCELLED)],
                    channel=channel or actor.channel, reason=reason, data={"released_units": released})
+    return order
+
+
+def complete_order(session: Session, *, actor: Actor, order_id: int, reason: str | None = None) -> Order:
+    """Record a confirmed order as handed over or delivered: every reserved unit leaves stock.
+    (A stand-in until fulfilment — pick, pack, ship, pickup — lands; the demo uses it for past orders.)"""
+    order = get_order(session, actor=actor, order_id=order_id, for_update=True)
+    steps = states.path(order.status, states.IN_FULFILMENT, states.COMPLETED)
+    active = [r for r in reservations.reservations_of(session, owner_type="order", owner_id=str(order.id))
+              if r.status == "active"]
+    for reservation in sorted(active, key=lambda r: (r.location_id, r.product_id, r.id)):
+        reservations.consume(session, actor=stock_actor(actor), reservation_id=reservation.id,
+                             cause=Cause("order", str(order.id)))
+    order.status, order.updated_at = states.COMPLETED, utcnow()
+    history.record(session, actor=actor, order=order, steps=steps, channel=actor.channel, reason=reason)
     return order
 
 
