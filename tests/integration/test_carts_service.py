@@ -210,6 +210,23 @@ def test_merging_two_customers_with_active_carts_joins_their_lines_into_one_cart
             AuditEntry.action == "cart.joined", AuditEntry.object_id == str(first))) == 1
 
 
+def test_carts_of_a_merge_that_did_not_carry_them_still_join_the_survivors_cart(db, shop, monkeypatch):
+    ada = identify(db, ("email", "ada@example.com"), given_name="Ada")
+    lovelace = identify(db, ("loyalty_card", "CARD-9"), given_name="Ada", family_name="Lovelace")
+    add(db, customer_cart(db, ada), "SOAP", 1)
+    theirs = customer_cart(db, lovelace)
+    add(db, theirs, "SOAP", 1, channel="pos")
+    # A batch dedupe from the command line never imports carts: its merges leave carts where they are.
+    monkeypatch.setattr(merging, "OWNED", [(t, c) for t, c in merging.OWNED if t.name != "carts"])
+    with db.write() as s:
+        merging.merge(s, actor=SYSTEM, survivor_id=ada, absorbed_id=lovelace)
+
+    assert lines(db, customer_cart(db, ada)) == [("SOAP", 2, "web")]
+    assert count(db, Cart, Cart.status == "active") == 1
+    with db.read() as s:
+        assert service.get_cart(s, theirs).customer_id == ada
+
+
 def test_an_unmerge_before_the_carts_were_joined_gives_each_person_their_own_cart_back(db, shop):
     ada = identify(db, ("email", "ada@example.com"), given_name="Ada")
     other = identify(db, ("loyalty_card", "CARD-2"), given_name="Grace")

@@ -144,7 +144,7 @@ def is_settled(session: Session, cart: Cart) -> bool:
     if cart.status != "active":
         return True
     if cart.customer_id is not None:
-        return settled_cart(session, cart.customer_id) is cart
+        return settled_cart(session, resolve(session, cart.customer_id).id) is cart
     return cart.device_id is None or device_owner(session, cart.device_id) is None
 
 
