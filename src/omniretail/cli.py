@@ -266,7 +266,7 @@ def check() -> None:
 
 
 @app.command()
-def bench(name: Annotated[str, typer.Argument(help="catalog, inventory or identity")],
+def bench(name: Annotated[str, typer.Argument(help="catalog, inventory, identity or orders")],
           output: Annotated[Path | None, typer.Option(help="JSON results (default bench-NAME.json)")] = None,
           products: Annotated[int, typer.Option(help="catalog: number of products")] = 100_000,
           database: Annotated[str | None, typer.Option(help="Database URL (default: a fresh SQLite file); "
@@ -280,7 +280,12 @@ def bench(name: Annotated[str, typer.Argument(help="catalog, inventory or identi
           clients: Annotated[int, typer.Option(min=1, help="inventory: concurrent clients")] = 8,
           profiles: Annotated[int, typer.Option(min=100, help="identity: number of profiles")] = 1_000_000,
           people: Annotated[int, typer.Option(min=100, help="identity: people in the labelled quality set")] = 20_000,
-          workers: Annotated[int, typer.Option(min=1, max=16, help="identity: processes of the batch pass")] = 1
+          workers: Annotated[int, typer.Option(min=1, max=16, help="identity: processes of the batch pass")] = 1,
+          stores: Annotated[int, typer.Option(min=1, help="orders: stores, each stocking every SKU")] = 50,
+          order_skus: Annotated[int, typer.Option(min=3, help="orders: number of SKUs")] = 2000,
+          customers: Annotated[int, typer.Option(min=1, help="orders: number of customers")] = 10_000,
+          order_clients: Annotated[int, typer.Option(min=1, help="orders: concurrent HTTP clients")] = 64,
+          hot_units: Annotated[int, typer.Option(min=1, help="orders: units of the hot SKU to sell out")] = 1000
           ) -> None:
     """Run a benchmark, print a table and write JSON."""
     target = output or Path(f"bench-{name}.json")
@@ -298,8 +303,13 @@ def bench(name: Annotated[str, typer.Argument(help="catalog, inventory or identi
 
         run_identity_bench(database=database, profiles=profiles, requests=requests, workers=workers,
                            quality_people=people, output=target, console=out)
+    elif name == "orders":
+        from omniretail.bench.orders import run_orders_bench
+
+        run_orders_bench(database=database, locations=stores, skus=order_skus, customers=customers,
+                         clients=order_clients, seconds=seconds, hot_units=hot_units, output=target, console=out)
     else:
-        err.print(f"[red]unknown benchmark {name!r}[/red]; available: catalog, inventory, identity")
+        err.print(f"[red]unknown benchmark {name!r}[/red]; available: catalog, inventory, identity, orders")
         raise typer.Exit(2)
 
 

@@ -19,6 +19,7 @@ from omniretail.core.db import Database
 from omniretail.core.security import SYSTEM, Role
 from omniretail.demo.customers import build_customers
 from omniretail.demo.locations import demo_locations
+from omniretail.demo.orders import build_orders
 from omniretail.demo.products import generate_products
 from omniretail.demo.stock import build_stock
 from omniretail.keys import service as keys
@@ -88,3 +89,4 @@ def build_demo(db: Database, *, products: int, console: Console, currency: str =
     receipts = build_stock(db, console=console)
     console.print(f"stock: {receipts} SKU assortments received in lots, some near or past expiry")
     build_customers(db, console=console)
+    build_orders(db, console=console)
