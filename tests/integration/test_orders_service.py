@@ -278,6 +278,9 @@ def test_a_merge_moves_the_absorbed_profiles_orders_to_the_survivor(shop):
 
 def test_erasing_a_customer_keeps_their_orders_and_drops_where_they_were_delivered(shop):
     order_id, _, _ = place(shop, [OrderLine("MILK", 1)], fulfilment=DELIVERY)
+    held, _, reasons = place(shop, [OrderLine("SOAP", 1)], fulfilment=FulfilmentIn(
+        type="delivery", address=HOME.model_copy(update={"phone": "12"})))
+    assert reasons[0]["detail"] == "'12' is not a valid phone number in DE"
 
     with shop.write() as s:
         privacy.erase(s, actor=SYSTEM, profile=s.get(Profile, 1), reason="asked")
@@ -285,7 +288,8 @@ def test_erasing_a_customer_keeps_their_orders_and_drops_where_they_were_deliver
     with shop.read() as s:
         order = s.get(Order, order_id)
         assert (order.customer_id, order.total_minor, order.delivery_address) == (1, 120, {"erased": True})
-        assert s.scalar(select(func.count()).select_from(OrderItem)) == 1
+        assert s.get(Order, held).hold_reasons == [{"code": "invalid_phone", "detail": "(erased)"}]
+        assert s.scalar(select(func.count()).select_from(OrderItem)) == 2
     with pytest.raises(DomainError) as refused:
         place(shop, [OrderLine("MILK", 1)])
     assert refused.value.code == "profile_erased"

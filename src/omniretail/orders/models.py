@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, update
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from omniretail.core.clock import utcnow
@@ -122,9 +122,15 @@ class VerifiedDetail(Base):
 
 
 def anonymise_orders(session: Session, profile_ids: list[int]) -> None:
-    """Erasure keeps a person's orders (amounts, lines, timeline) but not where they were delivered."""
+    """Erasure keeps a person's orders (amounts, lines, timeline, why they were held) but not where they were
+    delivered nor the details quoted in their hold reasons (a phone number, a postcode)."""
     session.execute(update(Order).where(Order.customer_id.in_(profile_ids), Order.delivery_address.is_not(None))
                     .values(delivery_address={"erased": True}))
+    for order_id, reasons in session.execute(select(Order.id, Order.hold_reasons).where(
+            Order.customer_id.in_(profile_ids))).all():
+        if reasons and any(r.get("detail") != "(erased)" for r in reasons):
+            session.execute(update(Order).where(Order.id == order_id).values(
+                hold_reasons=[{"code": r.get("code"), "detail": "(erased)"} for r in reasons]))
     session.execute(VerifiedDetail.__table__.delete().where(VerifiedDetail.customer_id.in_(profile_ids)))
 
 
