@@ -35,6 +35,8 @@ class Kind(StrEnum):
 
 
 def _database(settings: Settings | None = None) -> Database:
+    import omniretail.models  # noqa: F401  (every domain's tables, so merges and erasures carry their rows)
+
     settings = settings or get_settings()
     return Database(settings.database_url, echo=settings.sql_echo)
 
