@@ -17,6 +17,7 @@ from omniretail.core import migrate
 from omniretail.core.config import Settings
 from omniretail.core.db import Database
 from omniretail.core.security import SYSTEM, Role
+from omniretail.demo.carts import build_carts
 from omniretail.demo.customers import build_customers
 from omniretail.demo.locations import demo_locations
 from omniretail.demo.orders import build_orders
@@ -90,3 +91,4 @@ def build_demo(db: Database, *, products: int, console: Console, currency: str =
     console.print(f"stock: {receipts} SKU assortments received in lots, some near or past expiry")
     build_customers(db, console=console)
     build_orders(db, console=console)
+    build_carts(db, console=console)
