@@ -6,9 +6,9 @@ statement atomically, the inserts take their rows from the UPDATE's RETURNING, s
 guard refuses, nothing at all is written. The product is found by its SKU inside the same
 statement, so a reservation costs one round trip (instead of five: BEGIN, three statements, COMMIT)
 and no look-up of its own, whatever the number of SKUs in play. Anything the statement cannot
-decide alone — a gift with a minimum stock,
-expired lots not yet swept, a refusal that must name what is available — goes through
-`reservations.reserve` in a transaction, as every reservation on SQLite does.
+decide alone — a gift with a minimum stock, expired lots not yet swept, a refusal that must name
+what is available — goes through `reservations.reserve` in a transaction, as every reservation
+on SQLite does.
 """
 
 from __future__ import annotations
