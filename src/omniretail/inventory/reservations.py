@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from omniretail.catalog.models import Product
 from omniretail.catalog.service import get_product
 from omniretail.core.cache import TTLCache
 from omniretail.core.clock import utcnow
@@ -69,6 +70,8 @@ def reserve(session: Session, *, actor: Actor, lines: list[Line], owner_type: st
     resolved: list[tuple[Line, str, ProductRef]] = []
     for i, line in enumerate(lines):
         check_positive(line.quantity, f"lines.{i}.quantity")
+    _look_up_references(session, lines)
+    for i, line in enumerate(lines):
         location_id, product = references(session, line, i)
         actor.require_location(location_id)
         resolved.append((line, location_id, product))
@@ -129,6 +132,22 @@ def known_references(database: str, line: Line) -> tuple[str, ProductRef] | None
     location_id = references_seen.get((database, "location", line.location_id))
     product = references_seen.get((database, "sku", line.sku))
     return (str(location_id), product) if location_id is not None and product is not None else None  # type: ignore
+
+
+def _look_up_references(session: Session, lines: list[Line]) -> None:
+    """Remember the locations and products of all lines not remembered yet, in one statement each (instead of
+    one per line); what does not exist is left for `references` to refuse, naming its line."""
+    database = str(session.get_bind().engine.url)
+    skus = sorted({line.sku for line in lines if references_seen.get((database, "sku", line.sku)) is None})
+    if skus:
+        for row in session.execute(select(Product.id, Product.sku, Product.is_gift, Product.gift_min_stock,
+                                          Product.gift_low_policy).where(Product.sku.in_(skus))):
+            references_seen.put((database, "sku", row.sku), ProductRef(*row))
+    places = sorted({line.location_id for line in lines
+                     if references_seen.get((database, "location", line.location_id)) is None})
+    if places:
+        for location_id in session.scalars(select(Location.id).where(Location.id.in_(places))):
+            references_seen.put((database, "location", location_id), location_id)
 
 
 def references(session: Session, line: Line, i: int) -> tuple[str, ProductRef]:
