@@ -212,12 +212,17 @@ def test_associates_see_and_change_only_orders_of_their_stores(
     assert client.post(f"{ORDERS}/{theirs['id']}/cancel", headers=at_b).status_code == 200
 
 
-def test_agents_read_confirm_and_cancel_but_do_not_place_orders(
+def test_agents_place_orders_from_the_call_centre_read_confirm_and_cancel_but_record_no_till_sales(
         client: TestClient, admin: dict[str, str], db: Database, shop: dict[str, int]) -> None:
     agent = bearer(make_key(db, Role.AGENT))
     held = placed(client, admin, order(shop["ada"], payment={"status": "pending"}))
 
-    assert_problem(client.post(ORDERS, headers=agent, json=order(shop["ada"])), 403, "role_forbidden")
+    by_phone = client.post(ORDERS, headers=agent, json=order(shop["ada"], [("MILK", 1)], channel="call_centre"))
+    assert by_phone.status_code == 201, by_phone.text
+    assert (by_phone.json()["channel"], by_phone.json()["status"]) == ("call_centre", "confirmed")
+    till = order(shop["ada"], fulfilment={"type": "in_store", "location_id": "store-a"},
+                 payment={"status": "captured", "method": "cash"})
+    assert_problem(client.post(ORDERS, headers=agent, json=till), 403, "role_forbidden")
     assert client.get(f"{ORDERS}/{held['id']}", headers=agent).status_code == 200
     assert client.post(f"{ORDERS}/{held['id']}/confirm", headers=agent).json()["status"] == "confirmed"
     assert client.post(f"{ORDERS}/{held['id']}/cancel", headers=agent).json()["status"] == "cancelled"

@@ -20,8 +20,8 @@ from omniretail.orders.views import event_out, order_out, orders_out, placed_out
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"], responses={
     **PROBLEM_RESPONSES, 404: problem("`unknown_order`")})
 
-Placer = Annotated[Actor, Depends(require(Role.ADMIN, Role.OPERATIONS, Role.ASSOCIATE, Role.INTEGRATION,
-                                          Role.CUSTOMER))]
+Placer = Annotated[Actor, Depends(require(Role.ADMIN, Role.OPERATIONS, Role.ASSOCIATE, Role.AGENT,
+                                          Role.INTEGRATION, Role.CUSTOMER))]
 Reader = Annotated[Actor, Depends(require(*EVERYONE))]
 Changer = Annotated[Actor, Depends(require(Role.ADMIN, Role.OPERATIONS, Role.ASSOCIATE, Role.AGENT))]
 Status = Literal["created", "inspecting", "on_hold", "confirmed", "in_fulfilment", "partially_shipped",

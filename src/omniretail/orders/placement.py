@@ -51,8 +51,8 @@ def fulfilment_of(session: Session, actor: Actor, fulfilment: FulfilmentIn, paym
         raise Invalid(f"{location.name} ({location.id}) offers no pickup", field="fulfilment.location_id",
                       code="pickup_not_offered")
     if kind == "in_store":
-        if actor.role is Role.CUSTOMER:
-            raise Forbidden("A sale at the till is recorded by staff", code="role_forbidden")
+        if actor.role in (Role.CUSTOMER, Role.AGENT):
+            raise Forbidden("A sale at the till is recorded by the store's staff", code="role_forbidden")
         if not location.active:
             raise Invalid(f"{location.id} is closed for good", field="fulfilment.location_id",
                           code="location_inactive")
