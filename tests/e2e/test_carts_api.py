@@ -340,7 +340,7 @@ BAD_ITEMS = {
     "zero-quantity": ({"sku": "SOAP", "quantity": 0}, 422, "validation_error", "quantity"),
     "negative-quantity": ({"sku": "SOAP", "quantity": -2}, 422, "validation_error", "quantity"),
     "too-many": ({"sku": "SOAP", "quantity": 10_000}, 422, "validation_error", "quantity"),
-    "client-price": ({"sku": "SOAP", "price": {"amount": "0.01", "currency": "EUR"}}, 422, "validation_error",
+    "client-price": ({"sku": "SOAP", "price": {"amount": "0.01", "currency": "EUR"}}, 422, "price_not_accepted",
                      "price"),
     "unknown-field": ({"sku": "SOAP", "discount": 50}, 422, "validation_error", "discount"),
     "pickup-without-pickup": ({"sku": "SOAP", "fulfilment": {"type": "pickup", "location_id": "wh"}}, 422,

@@ -39,6 +39,9 @@ def problem_response(status: int, code: str, title: str, detail: str, *, headers
 
 
 _LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
+#: Codes our own validators raise (not pydantic's): a request refused only for one of them answers with that code,
+#: as the same refusal by a service does (e.g. `price_not_accepted` from a schema and from the orders service).
+DOMAIN_FIELD_CODES = frozenset({"price_not_accepted"})
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -60,6 +63,9 @@ def validation_problem(exc: RequestValidationError) -> JSONResponse:
             422, "malformed_json", "Malformed JSON", "The request body is not valid JSON", errors=errors
         )
     fields = ", ".join(e["field"] for e in errors)
+    codes = {e["code"] for e in errors}
+    if len(codes) == 1 and codes <= DOMAIN_FIELD_CODES:
+        return problem_response(422, codes.pop(), "Unprocessable content", errors[0]["message"], errors=errors)
     return problem_response(
         422, "validation_error", "Validation failed", f"Invalid or missing fields: {fields}", errors=errors
     )
