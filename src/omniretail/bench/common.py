@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import platform
+import re
 import socket
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
+from rich.console import Console
 from sqlalchemy.engine import make_url
 
 from omniretail.core.config import normalise_database_url
@@ -127,3 +129,22 @@ def machine() -> dict[str, Any]:
 
 def write_json(path: Path, result: dict[str, Any]) -> None:
     path.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def pgbench(url: str, clients: int, seconds: int, console: Console) -> dict[str, Any]:
+    """pgbench TPC-B-like (scale 10) in a scratch database on the server of `url`, dropped afterwards: the
+    reference rate the benchmarks compare themselves with, measured in the same run."""
+    parsed = make_url(normalise_database_url(url))
+    name = f"omniretail_pgbench_{int(time.time())}"
+    base = ["-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres"]
+    subprocess.run(["createdb", *base, name], check=True)
+    try:
+        subprocess.run(["pgbench", *base, "-i", "-q", "-s", "10", name], check=True, capture_output=True)
+        run = subprocess.run(["pgbench", *base, "-c", str(clients), "-j", "2", "-T", str(seconds), name],
+                             check=True, capture_output=True, text=True)
+    finally:
+        subprocess.run(["dropdb", *base, "--force", name], check=False)
+    match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", run.stdout)
+    tps = float(match.group(1)) if match else 0.0
+    console.print(f"pgbench TPC-B-like, scale 10, {clients} clients, {seconds} s: {tps:,.0f} tps")
+    return {"clients": clients, "seconds": seconds, "scale": 10, "tps": round(tps, 1)}

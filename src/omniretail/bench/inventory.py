@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import multiprocessing
 import random
-import re
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -21,14 +19,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
-from omniretail.bench.common import ApiClient, api_server, machine, percentiles, throwaway_database, write_json
+from omniretail.bench.common import ApiClient, api_server, machine, percentiles, pgbench, throwaway_database, write_json
 from omniretail.catalog.importer import COLUMNS, ProductImport
 from omniretail.core import csvio, migrate
 from omniretail.core.bulk import insert_rows
 from omniretail.core.clock import utcnow
-from omniretail.core.config import normalise_database_url
 from omniretail.core.db import Database
 from omniretail.core.errors import DomainError
 from omniretail.core.security import SYSTEM, Role
@@ -133,22 +129,6 @@ def _reservation_rate(url: str, targets: list[tuple[str, str]], clients: int, se
             "seconds": round(elapsed, 2), "per_s": round(reserved / seconds, 1)}
 
 
-def _pgbench(url: str, clients: int, seconds: int, console: Console) -> dict[str, Any]:
-    parsed = make_url(normalise_database_url(url))
-    name = f"omniretail_pgbench_{int(time.time())}"
-    base = ["-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres"]
-    subprocess.run(["createdb", *base, name], check=True)
-    try:
-        subprocess.run(["pgbench", *base, "-i", "-q", "-s", "10", name], check=True, capture_output=True)
-        run = subprocess.run(["pgbench", *base, "-c", str(clients), "-j", "2", "-T", str(seconds), name],
-                             check=True, capture_output=True, text=True)
-    finally:
-        subprocess.run(["dropdb", *base, "--force", name], check=False)
-    tps = float(re.search(r"tps = ([0-9.]+) \(without initial connection time\)", run.stdout).group(1))
-    console.print(f"pgbench TPC-B-like, scale 10, {clients} clients, {seconds} s: {tps:,.0f} tps")
-    return {"clients": clients, "seconds": seconds, "scale": 10, "tps": round(tps, 1)}
-
-
 def _atp_latency(url: str, key: str, product_skus: list[str], requests: int, rng: random.Random) -> dict[str, Any]:
     with api_server(url) as base, ApiClient(base, key) as client:
         times, answered = [], 0
@@ -195,7 +175,7 @@ def run_inventory_bench(*, database: str | None, locations: int, skus: int, fill
                       f"p99 {result['atp_near_point']['p99_ms']} ms")
 
         if db.dialect == "postgresql":
-            result["pgbench"] = _pgbench(url, 8, seconds, console)
+            result["pgbench"] = pgbench(url, 8, seconds, console)
         sku_of = dict(products)
         # the hot and sell-out levels are left to their own runs (the sell-out run must find all its 500 units)
         uniform = [(loc, sku_of[pid]) for loc, pid in sample

@@ -11,8 +11,6 @@ from __future__ import annotations
 import http.client
 import json
 import random
-import re
-import subprocess
 import threading
 import time
 from typing import Any
@@ -21,13 +19,11 @@ from urllib.parse import urlsplit
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
 
-from omniretail.bench.common import api_server, machine, percentiles, throwaway_database, write_json
+from omniretail.bench.common import api_server, machine, percentiles, pgbench, throwaway_database, write_json
 from omniretail.catalog.models import Product
 from omniretail.core import migrate
 from omniretail.core.clock import utcnow
-from omniretail.core.config import normalise_database_url
 from omniretail.core.db import Database
 from omniretail.core.security import SYSTEM, Role
 from omniretail.customers.models import Profile
@@ -163,23 +159,6 @@ def _run(base: str, channel_keys: dict[str, str], clients: int, seconds: float, 
             "latency": percentiles(latencies) if latencies else None}
 
 
-def _pgbench(url: str, clients: int, seconds: int, console: Console) -> dict[str, Any]:
-    parsed = make_url(normalise_database_url(url))
-    name = f"omniretail_pgbench_{int(time.time())}"
-    base = ["-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres"]
-    subprocess.run(["createdb", *base, name], check=True)
-    try:
-        subprocess.run(["pgbench", *base, "-i", "-q", "-s", "10", name], check=True, capture_output=True)
-        run = subprocess.run(["pgbench", *base, "-c", str(clients), "-j", "2", "-T", str(seconds), name],
-                             check=True, capture_output=True, text=True)
-    finally:
-        subprocess.run(["dropdb", *base, "--force", name], check=False)
-    match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", run.stdout)
-    tps = float(match.group(1)) if match else 0.0
-    console.print(f"pgbench TPC-B-like, scale 10, {clients} clients, {seconds} s: {tps:,.0f} tps")
-    return {"clients": clients, "seconds": seconds, "scale": 10, "tps": round(tps, 1)}
-
-
 def run_orders_bench(*, database: str | None, locations: int, skus: int, customers: int, clients: int,
                      seconds: int, hot_units: int, output: Any, console: Console) -> dict[str, Any]:
     """Seed a network, serve it, measure order placement and the hot-SKU sell-out, compare with pgbench."""
@@ -222,7 +201,7 @@ def run_orders_bench(*, database: str | None, locations: int, skus: int, custome
             console.print(f"hot SKU: {result['hot_sku']['answers_per_s']:,} answers/s, "
                           f"{result['hot_sku']['units_accepted']} of {hot_units} units sold")
         if db.dialect == "postgresql":
-            result["pgbench"] = _pgbench(url, PGBENCH_CLIENTS, seconds, console)
+            result["pgbench"] = pgbench(url, PGBENCH_CLIENTS, seconds, console)
             for name in ("uniform", "hot_sku"):
                 tps = result["pgbench"]["tps"]
                 result[name]["ratio_to_pgbench"] = round(result[name]["orders_per_s"] / tps, 3) if tps else None

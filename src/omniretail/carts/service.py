@@ -29,9 +29,15 @@ from omniretail.core.security import SYSTEM, Actor, Role
 from omniretail.customers import merging, privacy
 from omniretail.customers.identities import normalise
 from omniretail.customers.models import Identity, Profile
-from omniretail.customers.profiles import add_timeline, identities_of, mask, require_active, resolve
-
-MAX_MERGE_HOPS = 32
+from omniretail.customers.profiles import (
+    MAX_MERGE_HOPS,
+    add_timeline,
+    identities_of,
+    mask,
+    merged_in,
+    require_active,
+    resolve,
+)
 
 
 def new_token() -> str:
@@ -104,18 +110,6 @@ def device_owner(session: Session, device: str) -> int | None:
     return None if owner is None else resolve(session, owner).id
 
 
-def _merged_into(session: Session, customer_id: int) -> list[int]:
-    """Profiles merged into this one, at any depth. Their carts are this person's even when the merge ran
-    where carts had not registered with customer merges (a batch dedupe from the command line)."""
-    found, frontier = [], [customer_id]
-    for _ in range(MAX_MERGE_HOPS):
-        frontier = list(session.scalars(select(Profile.id).where(Profile.merged_into_id.in_(frontier))))
-        if not frontier:
-            break
-        found += frontier
-    return found
-
-
 def _candidates(people: list[int], devices: list[str]):  # type: ignore[no-untyped-def]
     """Active carts that are, or should join, the one cart of `people[0]` (and those merged into them)."""
     mine = or_(Cart.customer_id.in_(people), Cart.active_for == people[0])
@@ -125,7 +119,7 @@ def _candidates(people: list[int], devices: list[str]):  # type: ignore[no-untyp
 
 
 def _people(session: Session, customer_id: int) -> tuple[list[int], list[str]]:
-    people = [customer_id, *_merged_into(session, customer_id)]
+    people = [customer_id, *merged_in(session, customer_id)]
     devices = [i.value for rows in identities_of(session, [customer_id]).values() for i in rows
                if i.type == "device_id"]
     return people, devices

@@ -32,7 +32,7 @@ from omniretail.customers.models import (
     Suggestion,
     TimelineEntry,
 )
-from omniretail.customers.profiles import MAX_MERGE_HOPS, add_timeline, require_active
+from omniretail.customers.profiles import add_timeline, merged_in, require_active
 
 PURPOSES = ("marketing", "personalisation", "analytics", "service")
 ALL_CHANNELS = "all"
@@ -120,7 +120,7 @@ def export(session: Session, profile: Profile) -> dict[str, Any]:
     from omniretail.loyalty.models import LoyaltyAccount, LoyaltyEntry
 
     pid = profile.id
-    absorbed = list(session.scalars(select(Profile).where(Profile.id.in_(_merged_in(session, pid)))
+    absorbed = list(session.scalars(select(Profile).where(Profile.id.in_(merged_in(session, pid)))
                                     .order_by(Profile.id)))
 
     def rows(model: Any, *where: Any, order: Any = None) -> list[dict[str, Any]]:
@@ -142,23 +142,12 @@ def export(session: Session, profile: Profile) -> dict[str, Any]:
     }
 
 
-def _merged_in(session: Session, profile_id: int) -> list[int]:
-    """The profiles merged into this one, directly or through a chain of merges."""
-    found, frontier = [], [profile_id]
-    for _ in range(MAX_MERGE_HOPS):
-        frontier = list(session.scalars(select(Profile.id).where(Profile.merged_into_id.in_(frontier))))
-        if not frontier:
-            break
-        found += frontier
-    return found
-
-
 def erase(session: Session, *, actor: Actor, profile: Profile, reason: str | None = None) -> bool:
     """Anonymise the person (and the profiles merged into them); orders, payments and ledgers keep their amounts.
     Returns False when the profile was already erased (erasing twice is harmless)."""
     if profile.status == "erased":
         return False
-    ids = [profile.id, *_merged_in(session, profile.id)]
+    ids = [profile.id, *merged_in(session, profile.id)]
     now = utcnow()
     session.execute(update(Profile).where(Profile.id.in_(ids)).values(
         given_name=None, family_name=None, date_of_birth=None, language=None, preferred_channel=None, email=None,

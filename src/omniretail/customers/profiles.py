@@ -179,3 +179,14 @@ def mask(kind: str, value: str) -> str:
     if len(value) <= 4:
         return "***"
     return f"{'*' * (len(value) - 4)}{value[-4:]}" if kind == "phone" else f"{value[:2]}***{value[-2:]}"
+
+
+def merged_in(session: Session, profile_id: int) -> list[int]:
+    """The profiles merged into this one, directly or through a chain of merges."""
+    found, frontier = [], [profile_id]
+    for _ in range(MAX_MERGE_HOPS):
+        frontier = list(session.scalars(select(Profile.id).where(Profile.merged_into_id.in_(frontier))))
+        if not frontier:
+            break
+        found += frontier
+    return found
