@@ -32,11 +32,11 @@ def error_fields(body: dict[str, Any]) -> list[str]:
 
 
 @contextmanager
-def served(database_url: str) -> Iterator[str]:
+def served(database_url: str, *options: str) -> Iterator[str]:
     """Run `omniretail serve` on a free port against `database_url`; yield its base URL once ready."""
     port = free_port()
     env = {**os.environ, "OMNIRETAIL_DATABASE_URL": database_url, "OMNIRETAIL_SECRET_KEY": TEST_SECRET}
-    proc = subprocess.Popen([sys.executable, "-m", "omniretail.cli", "serve", "--port", str(port)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "omniretail.cli", "serve", "--port", str(port), *options], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -48,7 +48,9 @@ def progress_bar(description: str) -> Progress:
 
 @app.command()
 def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="Port to listen on")] = 8000) -> None:
+          port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+          workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes sharing the port (about one "
+                                                                   "per core)")] = 1) -> None:
     """Serve the API and pages on OMNIRETAIL_DATABASE_URL (migrated first)."""
     settings = get_settings()
     try:
@@ -61,7 +63,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127
 
     db = _database(settings)
     migrate.upgrade(db)
-    run(settings, db, host=host, port=port)
+    run(settings, db, host=host, port=port, workers=workers)
 
 
 @app.command()

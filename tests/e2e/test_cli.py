@@ -128,6 +128,18 @@ def test_a_key_made_by_the_cli_works_against_a_served_database(db):
         assert httpx.get(f"{base}/api/v1/products/S1").status_code == 401
 
 
+def test_serve_with_two_worker_processes_answers_on_one_port(db):
+    key = cli("keys", "create", "--role", "admin", url=db.url).stdout.strip()
+    with served(db.url, "--workers", "2") as base:
+        headers = {"Authorization": f"Bearer {key}"}
+        made = httpx.post(f"{base}/api/v1/products", headers=headers,
+                          json={"sku": "W1", "name": "Workers", "price": {"amount": "1.00", "currency": "EUR"}})
+        answers = [httpx.get(f"{base}/api/v1/products/W1", headers=headers) for _ in range(20)]
+
+    assert made.status_code == 201
+    assert {(r.status_code, r.json()["sku"]) for r in answers} == {(200, "W1")}
+
+
 def test_demo_builds_a_realistic_retailer_and_prints_url_and_key(tmp_path):
     database = tmp_path / "demo.db"
     result = cli("demo", "--no-serve", "--database", str(database), "--port", "8111", url="sqlite:///unused.db",
