@@ -289,7 +289,9 @@ def bench(name: Annotated[str, typer.Argument(help="catalog, inventory, identity
           order_skus: Annotated[int, typer.Option(min=3, help="orders: number of SKUs")] = 2000,
           customers: Annotated[int, typer.Option(min=1, help="orders: number of customers")] = 10_000,
           order_clients: Annotated[int, typer.Option(min=1, help="orders: concurrent HTTP clients")] = 64,
-          hot_units: Annotated[int, typer.Option(min=1, help="orders: units of the hot SKU to sell out")] = 1000
+          hot_units: Annotated[int, typer.Option(min=1, help="orders: units of the hot SKU to sell out")] = 1000,
+          server_workers: Annotated[int, typer.Option(min=1, max=64, help="orders: server processes, as "
+                                                                          "`serve --workers`")] = 1
           ) -> None:
     """Run a benchmark, print a table and write JSON."""
     target = output or Path(f"bench-{name}.json")
@@ -311,7 +313,8 @@ def bench(name: Annotated[str, typer.Argument(help="catalog, inventory, identity
         from omniretail.bench.orders import run_orders_bench
 
         run_orders_bench(database=database, locations=stores, skus=order_skus, customers=customers,
-                         clients=order_clients, seconds=seconds, hot_units=hot_units, output=target, console=out)
+                         clients=order_clients, seconds=seconds, hot_units=hot_units, output=target, console=out,
+                         server_workers=server_workers)
     else:
         err.print(f"[red]unknown benchmark {name!r}[/red]; available: catalog, inventory, identity, orders")
         raise typer.Exit(2)

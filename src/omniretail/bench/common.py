@@ -53,10 +53,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def api_server(database_url: str) -> Iterator[str]:
-    """Run `omniretail.bench.server` in its own process; yield its base URL."""
+def api_server(database_url: str, workers: int = 1) -> Iterator[str]:
+    """Run `omniretail.bench.server` in its own process (`workers` processes on one port, as `serve --workers`);
+    yield its base URL."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "omniretail.bench.server", database_url, str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "omniretail.bench.server", database_url, str(port), str(workers)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:

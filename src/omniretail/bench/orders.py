@@ -160,11 +160,13 @@ def _run(base: str, channel_keys: dict[str, str], clients: int, seconds: float, 
 
 
 def run_orders_bench(*, database: str | None, locations: int, skus: int, customers: int, clients: int,
-                     seconds: int, hot_units: int, output: Any, console: Console) -> dict[str, Any]:
+                     seconds: int, hot_units: int, output: Any, console: Console,
+                     server_workers: int = 1) -> dict[str, Any]:
     """Seed a network, serve it, measure order placement and the hot-SKU sell-out, compare with pgbench."""
     rng = random.Random(5)
     result: dict[str, Any] = {"benchmark": "orders", "locations": locations, "skus": skus, "customers": customers,
-                              "clients": clients, "delivery_share": DELIVERY_SHARE, "idempotency_keys": True,
+                              "clients": clients, "server_workers": server_workers, "delivery_share": DELIVERY_SHARE,
+                              "idempotency_keys": True,
                               "machine": machine()}
     with throwaway_database(database) as url:
         db = Database(url)
@@ -194,7 +196,7 @@ def run_orders_bench(*, database: str | None, locations: int, skus: int, custome
                     "fulfilment": {"type": "pickup", "location_id": HOT_STORE},
                     "payment": {"status": "authorised", "method": "card"}}
 
-        with api_server(url) as base:
+        with api_server(url, server_workers) as base:
             result["uniform"] = _run(base, channel_keys, clients, seconds, uniform, 1, WARMUP_SECONDS)
             console.print(f"uniform: {result['uniform']['orders_per_s']:,} orders/s")
             result["hot_sku"] = _run(base, channel_keys, clients, seconds, hot, 2, 0.0)
