@@ -149,7 +149,7 @@ def test_a_statement_connection_the_server_dropped_is_replaced_on_the_next_reser
     reserve_line(db, actor=SYSTEM, line=Line("store", "SOAP", 1), owner_type="order", owner_id="A-1")
     with db.statement_connection() as connection:
         backend = connection.info.backend_pid
-    with db.autocommit() as other:
+    with db.engine.begin() as other:
         other.exec_driver_sql(f"SELECT pg_terminate_backend({backend})")
 
     with pytest.raises(psycopg.OperationalError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import JSON, Column, Table, any_, bindparam, func, select, text
@@ -80,7 +81,7 @@ def update_from_rows(session: Session, table: str, match: str, assign: dict[str,
         for row in zip(*(values_ for _, values_ in columns.values()), strict=True)])
 
 
-def among(session: Session, column: Any, ids: list[Any]) -> ColumnElement[bool]:
+def among(session: Session, column: Any, ids: Iterable[Any]) -> ColumnElement[bool]:
     """`column IN ids`; on PostgreSQL `column = ANY(:array)`, one parameter however many ids (an IN list of a
     thousand values costs more to render than to run)."""
     if _dialect(session) == "postgresql":

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -103,9 +103,6 @@ class Database:
             # work loses nothing without BEGIN/ROLLBACK, and saves two round trips.
             reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._reader = sessionmaker(bind=reader, expire_on_commit=False, autoflush=True)
-        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        #: The engine's URL as text (password masked), a key for caches shared by the sessions of this database.
-        self.key = str(self.engine.url)
         self._statement_connections = threading.local()
         self._opened: list[Any] = []
         self._opened_lock = threading.Lock()
@@ -125,13 +122,6 @@ class Database:
             yield session
         finally:
             session.close()
-
-    @contextmanager
-    def autocommit(self) -> Iterator[Connection]:
-        """A connection without an explicit transaction: each statement commits on its own (one atomic
-        statement is one round trip)."""
-        with self._autocommit.connect() as connection:
-            yield connection
 
     @contextmanager
     def write(self) -> Iterator[Session]:

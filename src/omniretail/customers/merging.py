@@ -84,7 +84,7 @@ def _drop_double_identities(session: Session, plan: list[tuple[Profile, Profile]
     rows: dict[int, list[Any]] = {}
     table = Identity.__table__
     # Only shared kinds can be held twice: the unique index keeps every other kind to one profile.
-    for identity in session.execute(select(table).where(among(session, table.c.profile_id, list(ids)),
+    for identity in session.execute(select(table).where(among(session, table.c.profile_id, ids),
                                                         ~table.c.exclusive)):
         held.setdefault(identity.profile_id, set()).add((identity.type, identity.value))
         rows.setdefault(identity.profile_id, []).append(identity)
@@ -108,9 +108,9 @@ def _move_rows(session: Session, plan: list[tuple[Profile, Profile]]) -> dict[in
         moved[absorbed_id]["dropped_identities"] = rows
     survivors = {absorbed.id: survivor.id for survivor, absorbed in plan}
     with_default = set(session.scalars(select(Address.profile_id).where(
-        among(session, Address.profile_id, list(set(survivors.values()))), Address.is_default)))
+        among(session, Address.profile_id, set(survivors.values())), Address.is_default)))
     for absorbed_id, address_id in session.execute(select(Address.profile_id, Address.id).where(
-            among(session, Address.profile_id, list(survivors)), Address.is_default)):
+            among(session, Address.profile_id, survivors), Address.is_default)):
         if survivors[absorbed_id] in with_default:
             moved[absorbed_id].setdefault("default_addresses", []).append(address_id)
         with_default.add(survivors[absorbed_id])
@@ -120,7 +120,7 @@ def _move_rows(session: Session, plan: list[tuple[Profile, Profile]]) -> dict[in
         session.execute(update(addresses).where(among(session, addresses.c.id, demoted)).values(is_default=False))
     for table, owner_column in OWNED:
         rows = session.execute(select(table.c.id, table.c[owner_column])
-                               .where(among(session, table.c[owner_column], list(survivors)))).all()
+                               .where(among(session, table.c[owner_column], survivors))).all()
         for row_id, owner in rows:
             moved[owner].setdefault(table.name, []).append(row_id)
         if rows:

@@ -135,7 +135,7 @@ def refresh_keys_many(session: Session, people: dict[int, Person]) -> None:
         return
     have: dict[int, set[str]] = defaultdict(set)
     for key, pid in session.execute(select(BlockingKey.key, BlockingKey.profile_id)
-                                    .where(among(session, BlockingKey.profile_id, list(people)))):
+                                    .where(among(session, BlockingKey.profile_id, people))):
         have[pid].add(key)
     stale, fresh = [], []
     for pid, person in people.items():

@@ -127,13 +127,6 @@ REFERENCE_SECONDS = 5.0
 references_seen: TTLCache[object] = TTLCache(REFERENCE_SECONDS)
 
 
-def known_references(database: str, line: Line) -> tuple[str, ProductRef] | None:
-    """The line's location and product as remembered from a recent look-up, or None."""
-    location_id = references_seen.get((database, "location", line.location_id))
-    product = references_seen.get((database, "sku", line.sku))
-    return (str(location_id), product) if location_id is not None and product is not None else None  # type: ignore
-
-
 def _look_up_references(session: Session, lines: list[Line]) -> None:
     """Remember the locations and products of all lines not remembered yet, in one statement each (instead of
     one per line); what does not exist is left for `references` to refuse, naming its line."""
