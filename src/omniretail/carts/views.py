@@ -18,13 +18,8 @@ from omniretail.carts.schemas import (
 from omniretail.catalog.models import Product
 from omniretail.core.clock import utcnow
 from omniretail.core.config import get_settings
-from omniretail.core.money import from_minor
 from omniretail.core.schemas import Money
 from omniretail.inventory import atp, reservations
-
-
-def _money(minor: int, currency: str) -> Money:
-    return Money(amount=from_minor(minor, currency), currency=currency)
 
 
 def _availability(session: Session, sku: str, location_id: str | None, quantity: int) -> LineAvailabilityOut:
@@ -51,7 +46,8 @@ def cart_out(session: Session, cart: Cart, *, requested_id: int | None = None, b
         total += line_total
         lines.append(CartLineOut(
             id=line.id, sku=product.sku, name=product.name, quantity=line.quantity, channel=line.channel,
-            unit_price=_money(product.price_minor, product.currency), line_total=_money(line_total, product.currency),
+            unit_price=Money.of_minor(product.price_minor, product.currency),
+            line_total=Money.of_minor(line_total, product.currency),
             fulfilment=LineFulfilmentOut(type=line.fulfilment, location_id=line.location_id) if line.fulfilment
             else None, availability=availability, added_by=line.added_by, created_at=line.created_at,
             updated_at=line.updated_at))
@@ -59,7 +55,8 @@ def cart_out(session: Session, cart: Cart, *, requested_id: int | None = None, b
         id=cart.id, requested_id=requested_id if requested_id not in (None, cart.id) else None, token=cart.token,
         status=cart.status, customer_id=cart.customer_id, device_id=cart.device_id, channel=cart.channel,
         pickup_location_id=cart.pickup_location_id, lines=lines, item_count=sum(x.quantity for x in lines),
-        total=_money(total, currency), hold=_hold(session, cart), order_ids=[str(x) for x in cart.order_ids or []],
+        total=Money.of_minor(total, currency), hold=_hold(session, cart),
+        order_ids=[str(x) for x in cart.order_ids or []],
         qr_url=f"{base_url.rstrip('/')}/api/v1/carts/{cart.id}/qr", created_at=cart.created_at,
         updated_at=cart.updated_at, checked_out_at=cart.checked_out_at)
 

@@ -5,7 +5,6 @@ from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
-from omniretail.core.money import from_minor
 from omniretail.core.schemas import Money, MoneyIn
 
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,63}$"
@@ -82,8 +81,7 @@ class ProductOut(BaseModel):
     def of(cls, product: Any, variants: list[str] | None = None) -> ProductOut:
         return cls(
             sku=product.sku, ean=product.ean, name=product.name, brand=product.brand, category=product.category,
-            family=product.family, price=Money(amount=from_minor(product.price_minor, product.currency),
-                                               currency=product.currency),
+            family=product.family, price=Money.of_minor(product.price_minor, product.currency),
             attributes=product.attributes or {}, rating=product.rating, rating_count=product.rating_count,
             image_urls=list(product.image_urls or []), is_gift=product.is_gift, perishable=product.perishable,
             gift_min_stock=product.gift_min_stock, gift_low_policy=product.gift_low_policy,

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from fastapi import Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from omniretail.core.money import from_minor
+
 #: Upper bounds that keep every number inside a 32-bit database integer.
 MAX_ID = 2**31 - 1
 MAX_QUANTITY = 1_000_000_000
@@ -25,6 +27,11 @@ class MoneyIn(BaseModel):
 class Money(BaseModel):
     amount: str = Field(examples=["12.30"])
     currency: str = Field(examples=["EUR"])
+
+    @classmethod
+    def of_minor(cls, minor: int, currency: str) -> Money:
+        """`minor` units of `currency` (as stored) as the API shows money."""
+        return cls(amount=from_minor(minor, currency), currency=currency)
 
 
 class Problem(BaseModel):

@@ -11,7 +11,6 @@ from omniretail.core.clock import utcnow
 from omniretail.core.deps import DB
 from omniretail.core.errors import Invalid
 from omniretail.core.idempotency import run_idempotent
-from omniretail.core.money import from_minor
 from omniretail.core.pagination import Cursor, Limit, cursor_int, decode_cursor, encode_cursor
 from omniretail.core.schemas import MAX_QUANTITY, PROBLEM_RESPONSES, Money, RowId, json_response, problem
 from omniretail.core.security import EVERYONE, Actor, Role, require
@@ -184,7 +183,7 @@ def accuracy(location_id: str, db: DB, _: Staff, since: AwareDatetime | None = N
         r = accuracy_report(s, location_id=location_id, since=since, tolerance_units=tolerance_units)
 
         def money(minor: int) -> Money | None:
-            return Money(amount=from_minor(minor, r.currency), currency=r.currency) if r.currency else None
+            return Money.of_minor(minor, r.currency) if r.currency else None
 
         return AccuracyOut(
             location_id=r.location_id, since=r.since, tolerance_units=r.tolerance_units, counts=r.counts,

@@ -9,7 +9,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from omniretail.catalog.models import Product
-from omniretail.core.money import from_minor
 from omniretail.core.schemas import Money
 from omniretail.inventory.models import Reservation
 from omniretail.orders.models import Order, OrderEvent, OrderItem
@@ -25,20 +24,16 @@ from omniretail.orders.schemas import (
 from omniretail.orders.service import Placed
 
 
-def money(minor: int, currency: str) -> Money:
-    return Money(amount=from_minor(minor, currency), currency=currency)
-
-
 def _order(o: Order, items: list[OrderItem] | list[dict[str, Any]], allocations: list[AllocationOut]) -> OrderOut:
     def line(x: Any) -> LineOut:
         get = x.get if isinstance(x, dict) else lambda name: getattr(x, name)
         unit, currency, quantity = get("unit_price_minor"), get("currency"), get("quantity")
-        return LineOut(sku=get("sku"), name=get("name"), quantity=quantity, unit_price=money(unit, currency),
-                       total=money(unit * quantity, currency), channel=get("channel"))
+        return LineOut(sku=get("sku"), name=get("name"), quantity=quantity, unit_price=Money.of_minor(unit, currency),
+                       total=Money.of_minor(unit * quantity, currency), channel=get("channel"))
 
     return OrderOut(
         id=o.id, status=o.status, channel=o.channel, customer_id=o.customer_id, lines=[line(x) for x in items],
-        total=money(o.total_minor, o.currency),
+        total=Money.of_minor(o.total_minor, o.currency),
         hold_reasons=[HoldReasonOut(code=r["code"], detail=r["detail"]) for r in o.hold_reasons or []],
         fulfilment=FulfilmentOut(type=o.fulfilment_type, location_id=o.location_id, address=o.delivery_address),
         payment=PaymentOut(status=o.payment_status, method=o.payment_method), allocations=allocations,
