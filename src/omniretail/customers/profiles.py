@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -167,8 +168,15 @@ def candidates(session: Session, person: Person, *, exclude: Iterable[int] = (),
 def add_timeline(session: Session, profile_id: int, *, kind: str, summary: str, actor: Actor,
                  channel: str | None = None, data: dict[str, Any] | None = None) -> None:
     """Append an entry to the person's timeline."""
-    session.add(TimelineEntry(profile_id=profile_id, at=utcnow(), kind=kind, summary=summary[:300],
-                              actor=actor.name, channel=channel or actor.channel, data=data or {}))
+    session.add(TimelineEntry(**timeline_row(profile_id, kind=kind, summary=summary, actor=actor, channel=channel,
+                                             data=data)))
+
+
+def timeline_row(profile_id: int, *, kind: str, summary: str, actor: Actor, channel: str | None = None,
+                 data: dict[str, Any] | None = None, at: datetime | None = None) -> dict[str, Any]:
+    """The row of a timeline entry, for bulk inserts."""
+    return {"profile_id": profile_id, "at": at or utcnow(), "kind": kind, "summary": summary[:300],
+            "actor": actor.name, "channel": channel or actor.channel, "data": data or {}}
 
 
 def mask(kind: str, value: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -33,23 +34,39 @@ def gather(session: Session, *, customer_id: int, fulfilment: str, payment_statu
            now: datetime) -> inspection.OrderFacts:
     """The facts of a new order: the customer's recent orders, and for deliveries what staff verified and
     which of the customer's saved addresses saw failed deliveries."""
-    earlier = tuple(
+    earlier = session.execute(select(Order.id, Order.status, Order.lines_key, Order.created_at)
+                              .where(Order.customer_id == customer_id)
+                              .order_by(Order.id.desc()).limit(EARLIER_ORDERS)).all()
+    verified: list[Any] = []
+    failed: list[Any] = []
+    if fulfilment == "delivery" and address_of(address) is not None:
+        verified = session.execute(select(VerifiedDetail.fingerprint, VerifiedDetail.verified_at)
+                                   .where(VerifiedDetail.customer_id == customer_id)).all()
+        failed = list(session.scalars(select(Address).where(Address.profile_id == customer_id,
+                                                            Address.failed_deliveries > 0)))
+    return facts_of(fulfilment=fulfilment, payment_status=payment_status, lines=lines, total_minor=total_minor,
+                    address=address, now=now, earlier=earlier, verified=verified, failed_addresses=failed)
+
+
+def facts_of(*, fulfilment: str, payment_status: str, lines: list[tuple[str, int]], total_minor: int,
+             address: dict[str, Any] | None, now: datetime, earlier: Iterable[Any], verified: Iterable[Any],
+             failed_addresses: Iterable[Any]) -> inspection.OrderFacts:
+    """The facts from what was read: the customer's latest orders (`id`, `status`, `lines_key`, `created_at`,
+    newest first), the details staff verified (`fingerprint`, `verified_at`) and the saved addresses with failed
+    deliveries (`line1`, `postcode`, `country`, `failed_deliveries`, `last_failed_at`)."""
+    earlier_orders = tuple(
         inspection.EarlierOrder(id=row.id, status=row.status, lines_key=row.lines_key,
                                 minutes_ago=(now - as_utc(row.created_at)).total_seconds() / 60)
-        for row in session.execute(select(Order.id, Order.status, Order.lines_key, Order.created_at)
-                                   .where(Order.customer_id == customer_id)
-                                   .order_by(Order.id.desc()).limit(EARLIER_ORDERS)))
+        for row in earlier)
     place = address_of(address) if fulfilment == "delivery" else None
-    verified: dict[str, datetime] = {}
+    seen: dict[str, datetime] = {}
     failed = 0
     if place is not None:
-        for fingerprint, at in session.execute(select(VerifiedDetail.fingerprint, VerifiedDetail.verified_at)
-                                               .where(VerifiedDetail.customer_id == customer_id)):
-            verified[fingerprint] = max(as_utc(at), verified.get(fingerprint, as_utc(at)))
-        confirmed_at = verified.get(inspection.address_fingerprint(place))
+        for fingerprint, at in verified:
+            seen[fingerprint] = max(as_utc(at), seen.get(fingerprint, as_utc(at)))
+        confirmed_at = seen.get(inspection.address_fingerprint(place))
         fields = {"line1": place.line1, "postcode": place.postcode, "country": (place.country or "").upper()}
-        for saved in session.scalars(select(Address).where(Address.profile_id == customer_id,
-                                                           Address.failed_deliveries > 0)):
+        for saved in failed_addresses:
             failed_at = as_utc(saved.last_failed_at) if saved.last_failed_at else None
             if same_place(saved, fields) and (confirmed_at is None or failed_at is None or confirmed_at < failed_at):
                 failed += saved.failed_deliveries
@@ -57,7 +74,7 @@ def gather(session: Session, *, customer_id: int, fulfilment: str, payment_statu
     return inspection.OrderFacts(
         fulfilment=fulfilment, payment_status=payment_status, lines=tuple(lines), total_minor=total_minor,
         address=place, postcode_required=country not in NO_POSTCODE, country_known=country in COUNTRIES,
-        earlier_orders=earlier, failed_deliveries=failed, verified=frozenset(verified))
+        earlier_orders=earlier_orders, failed_deliveries=failed, verified=frozenset(seen))
 
 
 def remember_verified(session: Session, *, actor: Actor, order: Order, now: datetime) -> list[str]:

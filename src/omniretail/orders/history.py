@@ -3,6 +3,7 @@ entry in the customer's timeline, an audit entry and, for the changes other syst
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -10,11 +11,12 @@ from sqlalchemy.orm import Session
 
 from omniretail.core import audit
 from omniretail.core.clock import utcnow
+from omniretail.core.db import Base
 from omniretail.core.money import from_minor
-from omniretail.core.outbox import Event, emit
+from omniretail.core.outbox import Event, event_row
 from omniretail.core.security import Actor
-from omniretail.customers.profiles import add_timeline
-from omniretail.orders.models import Order, OrderEvent
+from omniretail.customers.profiles import timeline_row
+from omniretail.orders.models import Order
 
 #: Outbox event per state entered; moving through `inspecting` is internal and announces nothing.
 EVENTS = {"created": "order.created", "on_hold": "order.held", "confirmed": "order.confirmed",
@@ -54,21 +56,37 @@ def event_data(order: Order, status: str, reason: str | None, extra: dict[str, A
     return data | (extra or {})
 
 
+def step_rows(*, actor: Actor, order: Order, steps: list[tuple[str | None, str]], channel: str | None,
+              reason: str | None = None, data: dict[str, Any] | None = None, units: int | None = None,
+              created: dict[str, Any] | None = None, now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The rows that record the (from, to) steps the order just took, by table; `created` is extra data of its
+    `order.created` event."""
+    now = now or utcnow()
+    rows: dict[str, list[dict[str, Any]]] = {
+        "order_timeline": [{"order_id": order.id, "at": now, "actor": actor.name, "channel": channel,
+                            "from_status": before, "to_status": after,
+                            "reason": reason if after != "created" else None, "data": data or {}}
+                           for before, after in steps],
+        "customer_timeline": [], "audit_log": [], "outbox_events": []}
+    for before, after in steps:
+        rows["customer_timeline"].append(timeline_row(
+            order.customer_id, kind=f"order_{after}", actor=actor, channel=channel,
+            summary=summary(order, after, reason, units), data={"order_id": order.id, "status": after}, at=now))
+        rows["audit_log"].append(audit.entry_row(actor, f"order.{after}", "order", str(order.id),
+                                                 {"status": {"from": before, "to": after}}, note=reason, at=now))
+        if after in EVENTS:
+            rows["outbox_events"].append(event_row(Event(
+                EVENTS[after], "order", str(order.id),
+                event_data(order, after, reason, created if after == "created" else None)), occurred_at=now))
+    return rows
+
+
 def record(session: Session, *, actor: Actor, order: Order, steps: list[tuple[str | None, str]], channel: str | None,
            reason: str | None = None, data: dict[str, Any] | None = None, units: int | None = None,
            created: dict[str, Any] | None = None) -> None:
     """Write the (from, to) steps the order just took; `created` is extra data of its `order.created` event."""
-    now = utcnow()
-    session.execute(insert(OrderEvent.__table__), [
-        {"order_id": order.id, "at": now, "actor": actor.name, "channel": channel, "from_status": before,
-         "to_status": after, "reason": reason if after != "created" else None, "data": data or {}}
-        for before, after in steps])
-    for before, after in steps:
-        add_timeline(session, order.customer_id, kind=f"order_{after}", actor=actor, channel=channel,
-                     summary=summary(order, after, reason, units), data={"order_id": order.id, "status": after})
-        audit.record(session, actor, f"order.{after}", "order", str(order.id),
-                     {"status": {"from": before, "to": after}}, note=reason)
-        if after in EVENTS:
-            emit(session, Event(EVENTS[after], "order", str(order.id),
-                                event_data(order, after, reason, created if after == "created" else None)),
-                 occurred_at=now)
+    rows = step_rows(actor=actor, order=order, steps=steps, channel=channel, reason=reason, data=data, units=units,
+                     created=created)
+    for table, table_rows in rows.items():
+        if table_rows:
+            session.execute(insert(Base.metadata.tables[table]), table_rows)

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -23,20 +25,29 @@ from omniretail.orders.schemas import FulfilmentIn, PaymentIn
 @dataclass(frozen=True)
 class Fulfilment:
     type: str
-    location: Location | None
+    location: Any  # the Location (or a row with its id, name, pickup and active), None for a delivery
     address: dict[str, object] | None
     origin_location_id: str | None
 
 
-def fulfilment_of(session: Session, actor: Actor, fulfilment: FulfilmentIn, payment: PaymentIn,
-                origin_location_id: str | None) -> Fulfilment:
+#: Finds a location by id or raises `unknown_location` naming the field (`locations.service.get_location`).
+Locate = Callable[[str, str], Any]
+
+
+def locator(session: Session) -> Locate:
+    return lambda location_id, field: get_location(session, location_id, field=field)
+
+
+def fulfilment_of(locate: Locate, actor: Actor, fulfilment: FulfilmentIn, payment: PaymentIn,
+                  origin_location_id: str | None) -> Fulfilment:
+    """Check how the order is to be fulfilled and who may ask for it; `locate` finds the locations it names."""
     kind = fulfilment.type
     if payment.status == "cash_on_pickup" and kind != "pickup":
         raise Invalid("Cash on pickup is only for pickup orders", field="payment.status", code="invalid_payment")
     if origin_location_id is None and actor.role is Role.ASSOCIATE and len(actor.location_ids) == 1:
         origin_location_id = next(iter(actor.location_ids))
     if origin_location_id is not None:
-        origin = get_location(session, origin_location_id, field="origin_location_id")
+        origin = locate(origin_location_id, "origin_location_id")
         actor.require_location(origin.id)
         origin_location_id = origin.id
     if kind == "delivery":
@@ -46,7 +57,7 @@ def fulfilment_of(session: Session, actor: Actor, fulfilment: FulfilmentIn, paym
     if fulfilment.location_id is None:
         raise Invalid(f"A {kind.replace('_', '-')} order names its store", field="fulfilment.location_id",
                       code="location_required")
-    location = get_location(session, fulfilment.location_id, field="fulfilment.location_id")
+    location = locate(fulfilment.location_id, "fulfilment.location_id")
     if kind == "pickup" and not (location.pickup and location.active):
         raise Invalid(f"{location.name} ({location.id}) offers no pickup", field="fulfilment.location_id",
                       code="pickup_not_offered")
@@ -77,34 +88,42 @@ def _address(fulfilment: FulfilmentIn) -> dict[str, object]:
     return fields
 
 
-def plan(session: Session, how: Fulfilment, demand: dict[str, int], product_ids: dict[str, int]
-          ) -> list[reservations.Line]:
+def candidate_rows(session: Session, product_ids: Iterable[int]) -> list[Any]:
+    """The levels a delivery may be sent from: active warehouses and ship-from-store stores holding some of the
+    products (`location_id`, `product_id`, `on_hand`, `reserved`, `expired`, `safety_stock`, `default_safety`,
+    `type`, `lat`, `lon`)."""
+    return session.execute(
+        select(StockLevel.location_id, StockLevel.product_id, StockLevel.on_hand, StockLevel.reserved,
+               StockLevel.expired, StockLevel.safety_stock, Location.safety_stock.label("default_safety"),
+               Location.type, Location.lat, Location.lon)
+        .join(Location, Location.id == StockLevel.location_id)
+        .where(StockLevel.product_id.in_(list(product_ids)), Location.active,
+               or_(Location.type == "warehouse", and_(Location.type == "store", Location.ship_from_store)),
+               StockLevel.on_hand > StockLevel.reserved + StockLevel.expired)).all()
+
+
+def plan(how: Fulfilment, demand: dict[str, int], product_ids: dict[str, int], candidates: Iterable[Any] = ()
+         ) -> list[reservations.Line]:
+    """Where each SKU of `demand` is reserved: the order's store, or for a delivery the locations `routing`
+    chooses among `candidates` (rows as `candidate_rows` reads them)."""
     if how.location is not None:
         return [reservations.Line(how.location.id, sku, quantity) for sku, quantity in demand.items()]
     address = how.address or {}
     lat, lon = address.get("lat"), address.get("lon")
     skus = {pid: sku for sku, pid in product_ids.items()}
-    levels = session.execute(
-        select(StockLevel.location_id, StockLevel.product_id, StockLevel.on_hand, StockLevel.reserved,
-               StockLevel.expired, StockLevel.safety_stock, Location.safety_stock.label("default_safety"),
-               Location.type, Location.lat, Location.lon)
-        .join(Location, Location.id == StockLevel.location_id)
-        .where(StockLevel.product_id.in_(list(skus)), Location.active,
-               or_(Location.type == "warehouse", and_(Location.type == "store", Location.ship_from_store)),
-               StockLevel.on_hand > StockLevel.reserved + StockLevel.expired))
-    candidates: dict[str, routing.Candidate] = {}
-    for row in levels:
+    found_at: dict[str, routing.Candidate] = {}
+    for row in candidates:
         safety = row.safety_stock if row.safety_stock is not None else row.default_safety
         units = allocation.available(on_hand=row.on_hand, reserved=row.reserved, expired=row.expired,
                                      safety_stock=safety or 0)
-        found = candidates.get(row.location_id)
+        found = found_at.get(row.location_id)
         if found is None:
             distance = haversine_km(float(lat), float(lon), row.lat, row.lon) \
                 if isinstance(lat, float) and isinstance(lon, float) else None
-            found = candidates[row.location_id] = routing.Candidate(row.location_id, distance,
-                                                                    0 if row.type == "warehouse" else 1, {})
+            found = found_at[row.location_id] = routing.Candidate(row.location_id, distance,
+                                                                  0 if row.type == "warehouse" else 1, {})
         found.available[skus[row.product_id]] = units
-    chosen = routing.plan_delivery(demand, list(candidates.values()))
+    chosen = routing.plan_delivery(demand, list(found_at.values()))
     if chosen.short:
         raise NetworkShort(chosen.short)
     return [reservations.Line(location_id, sku, quantity) for location_id, sku, quantity in chosen.lines]

@@ -9,14 +9,15 @@ hot SKU stay locked only from their guarded UPDATE to the commit. A sale paid an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from babel.numbers import get_currency_precision
 from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
-from omniretail.catalog.models import Product
 from omniretail.catalog.service import products_by_skus
 from omniretail.channels.service import check_channel
 from omniretail.core.clock import utcnow
@@ -82,53 +83,26 @@ def place(session: Session, *, actor: Actor, channel: str, customer_id: int, lin
           fulfilment: FulfilmentIn, payment: PaymentIn, cart_id: str | None = None,
           origin_location_id: str | None = None, settings: Settings | None = None) -> Placed:
     """Place an order (as `place_order`) and return what was written for it."""
-    settings = settings or get_settings()
-    now = utcnow()
     check_channel(session, channel)
-    if actor.role is Role.INTEGRATION and actor.channel != channel:
-        raise Forbidden(f"This key places orders for channel {actor.channel!r} only", code="channel_out_of_scope")
+    check_channel_scope(actor, channel)
     profile = _customer(session, actor, customer_id)
-    items = _items(session, lines, channel)
-    currency = items[0][1].currency
-    total = sum(product.price_minor * line.quantity for line, product in items)
-    if total > MAX_MINOR_UNITS:
-        raise Invalid("The order's total is too large", field="lines", code="order_too_large")
-    how = placement.fulfilment_of(session, actor, fulfilment, payment, origin_location_id)
-    demand: dict[str, int] = {}
-    for line, product in items:
-        demand[product.sku] = demand.get(product.sku, 0) + line.quantity
-    for sku, quantity in demand.items():
-        if quantity > MAX_QUANTITY:
-            raise Invalid(f"At most {MAX_QUANTITY} units of {sku} in one order", field="lines",
-                          code="invalid_quantity")
-    plan = placement.plan(session, how, demand, {p.sku: p.id for _, p in items})
-    quantities = [(product.sku, line.quantity) for line, product in items]
-    if how.type == "in_store":
-        reasons: list[inspection.HoldReason] = []
-        steps = [(None, states.CREATED), (states.CREATED, states.COMPLETED)]
-    else:
-        facts = gather(session, customer_id=profile.id, fulfilment=how.type, payment_status=payment.status,
-                       lines=quantities, total_minor=total, address=how.address, now=now)
-        reasons = inspection.inspect(facts, thresholds(settings, currency))
-        final = states.ON_HOLD if reasons else states.CONFIRMED
-        steps = states.path(states.CREATED, states.INSPECTING, final)
-        steps = [(None, states.CREATED), *steps]
-    order = Order(channel=channel, customer_id=profile.id, status=steps[-1][1], fulfilment_type=how.type,
-                  location_id=how.location.id if how.location else None, origin_location_id=how.origin_location_id,
-                  delivery_address=how.address, payment_status=payment.status, payment_method=payment.method,
-                  total_minor=total, currency=currency, hold_reasons=[asdict(r) for r in reasons],
-                  lines_key=inspection.lines_key(quantities), cart_id=cart_id, actor=actor.name,
-                  created_at=now, updated_at=now)
+    products = products_by_skus(session, sorted({line.sku for line in lines}))
+    items = line_items(lines, channel, products, lambda code, field: check_channel(session, code, field=field))
+    how = placement.fulfilment_of(placement.locator(session), actor, fulfilment, payment, origin_location_id)
+    product_ids = {p.sku: p.id for _, p in items}
+    candidates = placement.candidate_rows(session, product_ids.values()) if how.location is None else []
+    now = utcnow()
+    draft = decide(actor=actor, channel=channel, customer_id=profile.id, items=items, how=how, payment=payment,
+                   candidates=candidates, cart_id=cart_id, settings=settings or get_settings(), now=now,
+                   facts=lambda **known: gather(session, customer_id=profile.id, now=now, **known))
+    order = draft.order
     session.add(order)
     session.flush()
-    rows = [{"order_id": order.id, "line_no": n, "product_id": product.id, "sku": product.sku, "name": product.name,
-             "quantity": line.quantity, "unit_price_minor": product.price_minor, "currency": product.currency,
-             "channel": line.channel or channel} for n, (line, product) in enumerate(items, 1)]
+    rows = draft.item_rows(order.id)
     session.execute(insert(OrderItem.__table__), rows)
-    history.record(session, actor=actor, order=order, steps=steps, channel=channel,
-                   units=sum(q for _, q in quantities),
-                   created={"lines": [{"sku": s, "quantity": q} for s, q in quantities], "cart_id": cart_id})
-    made = reservations.reserve(session, actor=stock_actor(actor), lines=plan, owner_type="order",
+    history.record(session, actor=actor, order=order, steps=draft.steps, channel=channel, units=draft.units,
+                   created=draft.created)
+    made = reservations.reserve(session, actor=stock_actor(actor), lines=draft.plan, owner_type="order",
                                 owner_id=str(order.id), reason=f"order {order.id}",
                                 respect_safety_stock=how.type != "in_store")
     status = "active"
@@ -139,6 +113,66 @@ def place(session: Session, *, actor: Actor, channel: str, customer_id: int, lin
                                  cause=Cause("order", str(order.id)))
     skus = {product.id: product.sku for _, product in items}
     return Placed(order, rows, [(r.location_id, skus[r.product_id], r.quantity, status) for r in made])
+
+
+def check_channel_scope(actor: Actor, channel: str) -> None:
+    if actor.role is Role.INTEGRATION and actor.channel != channel:
+        raise Forbidden(f"This key places orders for channel {actor.channel!r} only", code="channel_out_of_scope")
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A new order decided but not written: the order row (without its id), its steps and where its units go."""
+
+    order: Order
+    items: list[tuple[OrderLine, Any]]
+    steps: list[tuple[str | None, str]]
+    plan: list[reservations.Line]
+    units: int
+    created: dict[str, Any]
+
+    def item_rows(self, order_id: int) -> list[dict[str, Any]]:
+        return [{"order_id": order_id, "line_no": n, "product_id": product.id, "sku": product.sku,
+                 "name": product.name, "quantity": line.quantity, "unit_price_minor": product.price_minor,
+                 "currency": product.currency, "channel": line.channel or self.order.channel}
+                for n, (line, product) in enumerate(self.items, 1)]
+
+
+def decide(*, actor: Actor, channel: str, customer_id: int, items: list[tuple[OrderLine, Any]],
+           how: placement.Fulfilment, payment: PaymentIn, candidates: Any, cart_id: str | None, settings: Settings,
+           now: datetime, facts: Callable[..., inspection.OrderFacts]) -> Draft:
+    """Price, size, place and inspect a new order from what was read for it; `facts(...)` gathers what
+    inspection needs to know (given the order's fulfilment, payment, lines, total and address)."""
+    currency = items[0][1].currency
+    total = sum(product.price_minor * line.quantity for line, product in items)
+    if total > MAX_MINOR_UNITS:
+        raise Invalid("The order's total is too large", field="lines", code="order_too_large")
+    demand: dict[str, int] = {}
+    for line, product in items:
+        demand[product.sku] = demand.get(product.sku, 0) + line.quantity
+    for sku, quantity in demand.items():
+        if quantity > MAX_QUANTITY:
+            raise Invalid(f"At most {MAX_QUANTITY} units of {sku} in one order", field="lines",
+                          code="invalid_quantity")
+    plan = placement.plan(how, demand, {p.sku: p.id for _, p in items}, candidates)
+    quantities = [(product.sku, line.quantity) for line, product in items]
+    if how.type == "in_store":
+        reasons: list[inspection.HoldReason] = []
+        steps = [(None, states.CREATED), (states.CREATED, states.COMPLETED)]
+    else:
+        known = facts(fulfilment=how.type, payment_status=payment.status, lines=quantities, total_minor=total,
+                      address=how.address)
+        reasons = inspection.inspect(known, thresholds(settings, currency))
+        final = states.ON_HOLD if reasons else states.CONFIRMED
+        steps = [(None, states.CREATED), *states.path(states.CREATED, states.INSPECTING, final)]
+    order = Order(channel=channel, customer_id=customer_id, status=steps[-1][1], fulfilment_type=how.type,
+                  location_id=how.location.id if how.location else None, origin_location_id=how.origin_location_id,
+                  delivery_address=how.address, payment_status=payment.status, payment_method=payment.method,
+                  total_minor=total, currency=currency, hold_reasons=[asdict(r) for r in reasons],
+                  lines_key=inspection.lines_key(quantities), cart_id=cart_id, actor=actor.name,
+                  created_at=now, updated_at=now)
+    return Draft(order, items, steps, plan, sum(q for _, q in quantities),
+                 {"lines": [{"sku": s, "quantity": q} for s, q in quantities], "cart_id": cart_id})
 
 
 def _customer(session: Session, actor: Actor, customer_id: int) -> Profile:
@@ -152,12 +186,14 @@ def _customer(session: Session, actor: Actor, customer_id: int) -> Profile:
     return profile
 
 
-def _items(session: Session, lines: list[OrderLine], channel: str) -> list[tuple[OrderLine, Product]]:
+def line_items(lines: list[OrderLine], channel: str, products: dict[str, Any],
+               check_line_channel: Callable[[str, str], None]) -> list[tuple[OrderLine, Any]]:
+    """Each line with its product (`products` by SKU), refusing unknown SKUs, products no longer sold,
+    bad quantities and mixed currencies; a line added through another channel has that channel checked."""
     if not lines:
         raise Invalid("An order has at least one line", field="lines", code="empty_order")
     if len(lines) > MAX_LINES:
         raise Invalid(f"An order has at most {MAX_LINES} lines", field="lines", code="too_many_lines")
-    products = products_by_skus(session, sorted({line.sku for line in lines}))
     items = []
     for i, line in enumerate(lines):
         check_positive(line.quantity, f"lines.{i}.quantity")
@@ -167,7 +203,7 @@ def _items(session: Session, lines: list[OrderLine], channel: str) -> list[tuple
         if not product.active:
             raise Invalid(f"{line.sku} is no longer sold", field=f"lines.{i}.sku", code="sku_not_sold")
         if line.channel is not None and line.channel != channel:
-            check_channel(session, line.channel, field=f"lines.{i}.channel")
+            check_line_channel(line.channel, f"lines.{i}.channel")
         items.append((line, product))
     currencies = {product.currency for _, product in items}
     if len(currencies) > 1:
