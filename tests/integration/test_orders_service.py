@@ -250,16 +250,20 @@ def test_every_state_change_is_in_the_order_and_customer_timelines_with_audit_an
     with shop.read() as s:
         steps = s.execute(select(OrderEvent.from_status, OrderEvent.to_status, OrderEvent.channel, OrderEvent.reason)
                           .order_by(OrderEvent.id)).all()
-        kinds = s.scalars(select(TimelineEntry.kind).where(TimelineEntry.profile_id == 1)
+        kinds = s.execute(select(TimelineEntry.kind, TimelineEntry.summary).where(TimelineEntry.profile_id == 1)
                           .order_by(TimelineEntry.id)).all()
-        audits = s.scalars(select(AuditEntry.action).where(AuditEntry.object_type == "order")
+        audits = s.execute(select(AuditEntry.action, AuditEntry.changes).where(AuditEntry.object_type == "order")
                            .order_by(AuditEntry.id)).all()
         events = s.scalars(select(OutboxEvent.type).where(OutboxEvent.type.like("order.%"))
                            .order_by(OutboxEvent.seq)).all()
     assert steps == [(None, "created", "web", None), ("created", "inspecting", "web", None),
                      ("inspecting", "on_hold", "web", None), ("on_hold", "cancelled", "call_centre", "No payment")]
-    assert kinds == ["order_created", "order_inspecting", "order_on_hold", "order_cancelled"]
-    assert audits == ["order.created", "order.inspecting", "order.on_hold", "order.cancelled"]
+    # The customer's timeline and the audit log: one entry per move (placed and held in one request).
+    assert kinds == [("order_created", f"Order {order_id} placed via web: 1 item(s), 1.20 EUR; held for "
+                                       "confirmation: payment_failed"),
+                     ("order_cancelled", f"Order {order_id} cancelled: No payment")]
+    assert audits == [("order.created", {"status": {"from": None, "to": "on_hold"}, "via": ["created", "inspecting"]}),
+                      ("order.cancelled", {"status": {"from": "on_hold", "to": "cancelled"}})]
     assert events == ["order.created", "order.held", "order.cancelled"]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Values that look like a secret but are not one; refused outside the demo.
@@ -50,6 +50,23 @@ class Settings(BaseSettings):
                                                           "order's currency) is held")
     order_max_line_quantity: int = Field(default=20, ge=1, description="more units of one SKU is unusual")
     order_max_units: int = Field(default=60, ge=1, description="more units in one order is unusual")
+    server_threads: int = Field(default=8, ge=1, le=200,
+                                description="requests one server process works on at once (more threads than "
+                                            "cores mostly wait for Python's interpreter lock)")
+    relay: bool = Field(default=True, description="run the outbox relay inside `serve` and `demo` (0 to leave it to "
+                                                  "`omniretail worker` processes)")
+    relay_poll_seconds: float = Field(default=1.0, gt=0, le=60, description="how often an idle relay looks for events")
+    relay_lease_seconds: float = Field(default=60, gt=0, le=3600,
+                                       description="how long a worker owns the deliveries it claimed; a worker that "
+                                                   "died is replaced after this")
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=300, description="longest wait for a receiver")
+    webhook_max_attempts: int = Field(default=12, ge=1, le=100, description="tries before a delivery is dead-lettered")
+    webhook_retry_base_seconds: float = Field(default=5, gt=0, description="wait after the first failed try; doubles")
+    webhook_retry_max_seconds: float = Field(default=3600, gt=0, description="longest wait between two tries")
+    nats_stream: str = Field(default="OMNIRETAIL", pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                             description="JetStream stream the events go to (created if missing)")
+    nats_subject_prefix: str = Field(default="omniretail", pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$",
+                                     description="events are published as <prefix>.<event type>")
     demo: bool = False
     sql_echo: bool = False
 
@@ -73,6 +90,13 @@ class Settings(BaseSettings):
 
         parse_rules(value)
         return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_delivery(self) -> Settings:
+        if self.relay_lease_seconds < 2 * self.webhook_timeout_seconds:
+            raise ValueError("relay_lease_seconds must be at least twice webhook_timeout_seconds, so a claimed "
+                             "delivery is never sent twice at once")
+        return self
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -8,10 +8,12 @@ lock upgrade), on PostgreSQL it is an ordinary short transaction. Reads use
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +40,8 @@ PG_SESSION_OPTIONS = "-c jit=off -c plan_cache_mode=force_custom_plan -c random_
 #: Connections for single prepared statements whose plan does not depend on their values (one row by its key):
 #: a generic plan is made once per connection instead of on every execution (~0.2 ms for a reservation).
 PG_STATEMENT_OPTIONS = "-c jit=off -c plan_cache_mode=force_generic_plan -c random_page_cost=1.1"
+#: Async statement connections per event loop: a handful keep the database busy while the loop works.
+ASYNC_POOL_SIZE = 16
 
 
 class UTCDateTime(TypeDecorator):
@@ -58,6 +62,8 @@ class UTCDateTime(TypeDecorator):
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+#: For optional documents: Python None is stored as SQL NULL (plain JSON columns store the JSON value null).
+NullableJSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 class Base(DeclarativeBase):
@@ -106,6 +112,7 @@ class Database:
         self._statement_connections = threading.local()
         self._opened: list[Any] = []
         self._opened_lock = threading.Lock()
+        self._async_pools: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self._writer = sessionmaker(
             bind=self.engine.execution_options(omniretail_write=True), expire_on_commit=False, autoflush=True
         )
@@ -146,10 +153,7 @@ class Database:
         local = self._statement_connections
         connection = getattr(local, "connection", None)
         if connection is None or connection.closed or getattr(local, "pid", None) != os.getpid():
-            url = self.engine.url
-            extra = {name: value for name, value in url.query.items() if isinstance(value, str)}
-            connection = psycopg.connect(host=url.host, port=url.port, user=url.username, password=url.password,
-                                         dbname=url.database, autocommit=True, options=PG_STATEMENT_OPTIONS, **extra)
+            connection = psycopg.connect(autocommit=True, **self._connect_kwargs())
             local.connection, local.pid = connection, os.getpid()
             with self._opened_lock:
                 self._opened.append((os.getpid(), connection))
@@ -158,6 +162,37 @@ class Database:
         except psycopg.OperationalError:
             connection.close()
             raise
+
+    def _connect_kwargs(self) -> dict[str, Any]:
+        url = self.engine.url
+        extra = {name: value for name, value in url.query.items() if isinstance(value, str)}
+        return {"host": url.host, "port": url.port, "user": url.username, "password": url.password,
+                "dbname": url.database, "options": PG_STATEMENT_OPTIONS, **extra}
+
+    @asynccontextmanager
+    async def async_statement_connection(self) -> AsyncIterator[Any]:
+        """PostgreSQL only: an async psycopg connection in autocommit, with generic plans, from this event loop's
+        own small pool, for the few prepared statements of a hot path run on the event loop (no thread hop, no
+        wait for the interpreter lock). A connection that failed is discarded by the pool."""
+        import psycopg
+        from psycopg_pool import AsyncConnectionPool
+
+        loop = asyncio.get_running_loop()
+        pool = self._async_pools.get(loop)
+        if pool is None or pool.closed:
+            kwargs = {**self._connect_kwargs(), "autocommit": True}
+            pool = AsyncConnectionPool(conninfo="", kwargs=kwargs, min_size=1, max_size=ASYNC_POOL_SIZE, open=False,
+                                       connection_class=psycopg.AsyncConnection, name="omniretail-statements")
+            self._async_pools[loop] = pool
+            await pool.open()
+        async with pool.connection() as connection:
+            yield connection
+
+    async def close_async_pools(self) -> None:
+        """Close the async pool of the running event loop (at the app's shutdown)."""
+        pool = self._async_pools.pop(asyncio.get_running_loop(), None)
+        if pool is not None:
+            await pool.close()
 
     def analyze(self, tables: list[str]) -> None:
         """After a bulk load on PostgreSQL: VACUUM (index-only scans) and ANALYZE (planner statistics).

@@ -43,27 +43,35 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> JSONResponse:
                         headers={"Idempotent-Replayed": "true"})
 
 
-def run_idempotent(request: Request, db: Database, actor: Actor, body: BaseModel | None, status_code: int,
-                   use_case: Callable[[Session], BaseModel]) -> Any:
-    """Run `use_case` in one write transaction, at most once per Idempotency-Key."""
+def record_fields(request: Request, actor: Actor, body: BaseModel | None) -> dict[str, Any] | None:
+    """The identifying fields of the request's `Idempotency-Key` record (`owner`, `key`, `method`, `path`,
+    `fingerprint`), None without the header; a malformed key is refused (422 `invalid_idempotency_key`)."""
     key = request.headers.get(HEADER)
     if key is None:
-        with db.write() as session:
-            return JSONResponse(use_case(session).model_dump(mode="json"), status_code=status_code)
+        return None
     if not key.strip() or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise Invalid(f"{HEADER} is 1 to {MAX_KEY_LENGTH} printable characters", field=HEADER,
                       code="invalid_idempotency_key")
     owner = f"key:{actor.key_id}" if actor.key_id is not None else actor.name
-    fingerprint = _fingerprint(request, body)
+    return {"owner": owner, "key": key, "method": request.method, "path": request.url.path,
+            "fingerprint": _fingerprint(request, body)}
+
+
+def run_idempotent(request: Request, db: Database, actor: Actor, body: BaseModel | None, status_code: int,
+                   use_case: Callable[[Session], BaseModel]) -> Any:
+    """Run `use_case` in one write transaction, at most once per Idempotency-Key."""
+    fields = record_fields(request, actor, body)
+    if fields is None:
+        with db.write() as session:
+            return JSONResponse(use_case(session).model_dump(mode="json"), status_code=status_code)
+    owner, key, fingerprint = fields["owner"], fields["key"], fields["fingerprint"]
     with db.read() as session:
         record = session.get(IdempotencyRecord, (owner, key))
         if record is not None:
             return _replay(record, fingerprint)
 
     def remember(session: Session, status: int, response: dict[str, Any]) -> None:
-        session.add(IdempotencyRecord(owner=owner, key=key, method=request.method, path=request.url.path,
-                                      fingerprint=fingerprint, status_code=status, response=response,
-                                      created_at=utcnow()))
+        session.add(IdempotencyRecord(**fields, status_code=status, response=response, created_at=utcnow()))
 
     try:
         try:

@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import lru_cache
 from types import SimpleNamespace
+from typing import Any
+
+import orjson
 
 from omniretail.core.clock import utcnow
 from omniretail.core.db import Database
@@ -85,3 +89,79 @@ def reserve_line(db: Database, *, actor: Actor, line: Line, owner_type: str, own
         return reservations.reserve(session, actor=actor, lines=[line], owner_type=owner_type, owner_id=owner_id,
                                     reason=reason, expires_at=expires_at,
                                     respect_safety_stock=respect_safety_stock)
+
+
+# --- several lines and the rows of whatever they are reserved for, in one statement ----------------------
+
+#: The level rows are locked in one fixed order (location, product) before any is changed, so two such
+#: statements wanting the same rows queue instead of deadlocking; each guarded UPDATE then sees the row's
+#: latest committed version. When any guard refuses, `omniretail_refuse` (migration 0006) aborts the
+#: statement and PostgreSQL undoes all of it.
+RESERVE_ALL = """
+WITH want AS (
+    SELECT * FROM unnest(%(location_ids)s::text[], %(product_ids)s::int[], %(quantities)s::int[])
+        AS w(location_id, product_id, quantity)
+), locked AS MATERIALIZED (
+    SELECT s.location_id, s.product_id FROM stock_levels s
+    JOIN want w ON w.location_id = s.location_id AND w.product_id = s.product_id
+    ORDER BY s.location_id, s.product_id
+    FOR UPDATE OF s
+), level AS (
+    UPDATE stock_levels s SET reserved = s.reserved + w.quantity, updated_at = %(now)s
+    FROM want w, locked k
+    WHERE s.location_id = w.location_id AND s.product_id = w.product_id
+      AND k.location_id = s.location_id AND k.product_id = s.product_id
+      AND s.on_hand - s.reserved - s.expired - CASE WHEN %(respect_safety_stock)s
+            THEN COALESCE(s.safety_stock, (SELECT safety_stock FROM locations WHERE id = s.location_id), 0)
+            ELSE 0 END >= w.quantity
+      AND (s.next_expiry IS NULL OR s.next_expiry >= %(today)s)
+    RETURNING 1
+), verdict AS (
+    SELECT count(*) = %(lines)s AS whole FROM level
+)"""
+REFUSED = "omniretail refused: insufficient_stock"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@lru_cache(maxsize=64)
+def _reserve_all_statement(tables: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
+    inserts = []
+    for n, (table, columns) in enumerate(tables):
+        listed = ", ".join(_quote(c) for c in columns)
+        inserts.append(f", t{n} AS (INSERT INTO {_quote(table)} ({listed}) SELECT {listed} "
+                       f"FROM jsonb_populate_recordset(NULL::{_quote(table)}, %(t{n})s::jsonb) "
+                       f"WHERE (SELECT whole FROM verdict))")
+    return (RESERVE_ALL + "".join(inserts)
+            + "\nSELECT CASE WHEN whole THEN true ELSE omniretail_refuse('insufficient_stock') END FROM verdict")
+
+
+def reserve_all_statement(*, lines: list[tuple[str, int, int]], rows: dict[str, list[dict[str, Any]]],
+                          respect_safety_stock: bool = True) -> tuple[str, dict[str, Any]]:
+    """PostgreSQL, to run in autocommit: the statement (and its parameters) that reserves every (location_id,
+    product_id, quantity) and inserts `rows` (by table; the rows of one table share their keys), all or
+    nothing. It fails with `refused(error)` true, having written nothing, when a line is short (or its level
+    row is missing, or has expired lots not yet swept) — the caller decides that case in a transaction."""
+    merged: dict[tuple[str, int], int] = {}
+    for location_id, product_id, quantity in lines:
+        merged[(location_id, product_id)] = merged.get((location_id, product_id), 0) + quantity
+    present = [(table, table_rows) for table, table_rows in rows.items() if table_rows]
+    statement = _reserve_all_statement(tuple((table, tuple(table_rows[0])) for table, table_rows in present))
+    now = utcnow()
+    params: dict[str, Any] = {
+        "location_ids": [k[0] for k in merged], "product_ids": [k[1] for k in merged],
+        "quantities": list(merged.values()), "lines": len(merged), "now": now, "today": now.date(),
+        "respect_safety_stock": respect_safety_stock}
+    for n, (_, table_rows) in enumerate(present):
+        params[f"t{n}"] = orjson.dumps(table_rows).decode()
+    return statement, params
+
+
+def refused(error: Exception) -> bool:
+    """Whether a failed `reserve_all_statement` was a guard refusing (rather than anything else)."""
+    import psycopg
+
+    return isinstance(error, psycopg.errors.RaiseException) and \
+        str(error.diag.message_primary or "").startswith(REFUSED)

@@ -88,7 +88,7 @@ def reserve(session: Session, *, actor: Actor, lines: list[Line], owner_type: st
          "owner_type": owner_type, "owner_id": owner_id, "reason": reason, "expires_at": expires_at,
          "created_at": now, "updated_at": now, "actor": actor.name} for line, location_id, product in resolved]))
     session.execute(insert(OutboxEvent.__table__), [
-        event_row(_reservation_event("stock.reserved", r, skus[r.product_id]), occurred_at=now) for r in created])
+        event_row(reservation_event("stock.reserved", r, skus[r.product_id]), occurred_at=now) for r in created])
     today = now.date()
     short = []
     for location_id, product_id in sorted(merged):
@@ -283,7 +283,8 @@ def reservations_of(session: Session, *, owner_type: str, owner_id: str, after_i
     return list(session.scalars(query.limit(limit) if limit is not None else query))
 
 
-def _reservation_event(type_: str, reservation: Reservation, sku: str) -> Event:
+def reservation_event(type_: str, reservation: Any, sku: str) -> Event:
+    """The event announcing a change of a reservation (a `Reservation` or a row with its columns)."""
     return Event(type_, "reservation", str(reservation.id), {
         "reservation_id": reservation.id, "location_id": reservation.location_id, "sku": sku,
         "quantity": reservation.quantity, "owner_type": reservation.owner_type, "owner_id": reservation.owner_id,
@@ -291,6 +292,6 @@ def _reservation_event(type_: str, reservation: Reservation, sku: str) -> Event:
 
 
 def _event(session: Session, type_: str, reservation: Reservation, sku: str) -> None:
-    emit(session, _reservation_event(type_, reservation, sku))
+    emit(session, reservation_event(type_, reservation, sku))
 
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from omniretail.core.deps import DB
 from omniretail.core.errors import Invalid
-from omniretail.core.idempotency import run_idempotent
+from omniretail.core.idempotency import record_fields, run_idempotent
 from omniretail.core.pagination import Cursor, Limit, cursor_int, decode_cursor, encode_cursor
 from omniretail.core.schemas import MAX_ID, PROBLEM_RESPONSES, RowId, json_response, problem
 from omniretail.core.security import EVERYONE, Actor, Role, require
-from omniretail.orders import service
+from omniretail.orders import fastpath, service
 from omniretail.orders.schemas import CancelIn, ConfirmIn, OrderIn, OrderList, OrderOut, TimelineOut
 from omniretail.orders.views import event_out, order_out, orders_out, placed_out
 
@@ -45,7 +47,7 @@ def _refuse_client_prices(body: OrderIn) -> None:
 
 
 @router.post("", response_model=OrderOut, status_code=201, responses=PLACE_CONFLICTS)
-def place(body: OrderIn, request: Request, db: DB, actor: Placer) -> Response:
+async def place(body: OrderIn, request: Request, db: DB, actor: Placer) -> Response:
     """Place an order from any channel at catalogue prices. Every unit is reserved (at the pickup store, the
     till's store, or the nearest locations that can send it) or the order is refused with 409
     `insufficient_stock` and nothing written. Inspection confirms a clean order at once and holds the others
@@ -53,6 +55,11 @@ def place(body: OrderIn, request: Request, db: DB, actor: Placer) -> Response:
     completed. Accepts `Idempotency-Key`."""
     _refuse_client_prices(body)
     settings = request.app.state.settings
+    if db.dialect == "postgresql":
+        answer = await fastpath.place(db, actor=actor, body=body, settings=settings,
+                                      idempotency=record_fields(request, actor, body))
+        if answer is not None:
+            return Response(orjson.dumps(answer), status_code=201, media_type="application/json")
 
     def use_case(s: Session) -> OrderOut:
         return placed_out(service.place(
@@ -60,7 +67,7 @@ def place(body: OrderIn, request: Request, db: DB, actor: Placer) -> Response:
             lines=[service.OrderLine(line.sku, line.quantity) for line in body.lines], fulfilment=body.fulfilment,
             payment=body.payment, origin_location_id=body.origin_location_id, settings=settings))
 
-    return run_idempotent(request, db, actor, body, 201, use_case)
+    return await run_in_threadpool(run_idempotent, request, db, actor, body, 201, use_case)
 
 
 @router.get("", response_model=OrderList)

@@ -46,6 +46,15 @@ def summary(order: Order, status: str, reason: str | None, units: int | None = N
     return text + (f": {reason}" if reason and status != "on_hold" else "")
 
 
+def move_summary(order: Order, steps: list[tuple[str | None, str]], reason: str | None, units: int | None) -> str:
+    """One line for a move through several states: a new order names where inspection left it."""
+    final = steps[-1][1]
+    if steps[0][0] is not None or final == "created":
+        return summary(order, final, reason, units)
+    outcome = summary(order, final, None).removeprefix(f"Order {order.id} ")
+    return summary(order, "created", None, units) + f"; {outcome}" + (f": {reason}" if reason else "")
+
+
 def event_data(order: Order, status: str, reason: str | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     data = {"order_id": order.id, "status": status, "customer_id": order.customer_id, "channel": order.channel,
             "fulfilment": order.fulfilment_type, "location_id": order.location_id, "total": money(order)}
@@ -67,13 +76,20 @@ def step_rows(*, actor: Actor, order: Order, steps: list[tuple[str | None, str]]
                             "from_status": before, "to_status": after,
                             "reason": reason if after != "created" else None, "data": data or {}}
                            for before, after in steps],
-        "customer_timeline": [], "audit_log": [], "outbox_events": []}
-    for before, after in steps:
-        rows["customer_timeline"].append(timeline_row(
-            order.customer_id, kind=f"order_{after}", actor=actor, channel=channel,
-            summary=summary(order, after, reason, units), data={"order_id": order.id, "status": after}, at=now))
-        rows["audit_log"].append(audit.entry_row(actor, f"order.{after}", "order", str(order.id),
-                                                 {"status": {"from": before, "to": after}}, note=reason, at=now))
+        "outbox_events": []}
+    # The customer's timeline and the audit log get one entry for the move (the order's own timeline has
+    # every step): a new order placed, inspected and confirmed in one request is one thing to the customer.
+    first, final = steps[0][0], steps[-1][1]
+    kind = "created" if first is None else final
+    rows["customer_timeline"] = [timeline_row(
+        order.customer_id, kind=f"order_{kind}", actor=actor, channel=channel,
+        summary=move_summary(order, steps, reason, units), data={"order_id": order.id, "status": final}, at=now)]
+    changes: dict[str, Any] = {"status": {"from": first, "to": final}}
+    if len(steps) > 1:
+        changes["via"] = [after for _, after in steps[:-1] if after != final]
+    rows["audit_log"] = [audit.entry_row(actor, f"order.{kind}", "order", str(order.id), changes, note=reason,
+                                         at=now)]
+    for _, after in steps:
         if after in EVENTS:
             rows["outbox_events"].append(event_row(Event(
                 EVENTS[after], "order", str(order.id),

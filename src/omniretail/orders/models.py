@@ -14,7 +14,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, 
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from omniretail.core.clock import utcnow
-from omniretail.core.db import Base
+from omniretail.core.db import Base, NullableJSON
 from omniretail.customers.merging import register_owned
 from omniretail.customers.privacy import register_eraser
 
@@ -34,7 +34,7 @@ class Order(Base):
                                                     comment="pickup store, or the store whose till handed it over")
     origin_location_id: Mapped[str | None] = mapped_column(ForeignKey("locations.id"), default=None,
                                                            comment="the store where the order was taken")
-    delivery_address: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    delivery_address: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON, default=None)
     payment_status: Mapped[str] = mapped_column(String(16))
     payment_method: Mapped[str | None] = mapped_column(String(50), default=None)
     total_minor: Mapped[int] = mapped_column(BigInteger)
