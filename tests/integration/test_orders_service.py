@@ -285,6 +285,7 @@ def test_erasing_a_customer_keeps_their_orders_and_drops_where_they_were_deliver
     held, _, reasons = place(shop, [OrderLine("SOAP", 1)], fulfilment=FulfilmentIn(
         type="delivery", address=HOME.model_copy(update={"phone": "12"})))
     assert reasons[0]["detail"] == "'12' is not a valid phone number in DE"
+    pickup, _, _ = place(shop, [OrderLine("MILK", 1)])
 
     with shop.write() as s:
         privacy.erase(s, actor=SYSTEM, profile=s.get(Profile, 1), reason="asked")
@@ -292,8 +293,10 @@ def test_erasing_a_customer_keeps_their_orders_and_drops_where_they_were_deliver
     with shop.read() as s:
         order = s.get(Order, order_id)
         assert (order.customer_id, order.total_minor, order.delivery_address) == (1, 120, {"erased": True})
+        assert s.get(Order, pickup).delivery_address is None  # it never had one
+        assert s.scalar(select(func.count()).select_from(Order).where(Order.delivery_address.is_(None))) == 1
         assert s.get(Order, held).hold_reasons == [{"code": "invalid_phone", "detail": "(erased)"}]
-        assert s.scalar(select(func.count()).select_from(OrderItem)) == 2
+        assert s.scalar(select(func.count()).select_from(OrderItem)) == 3
     with pytest.raises(DomainError) as refused:
         place(shop, [OrderLine("MILK", 1)])
     assert refused.value.code == "profile_erased"
