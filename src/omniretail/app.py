@@ -19,6 +19,7 @@ from omniretail.core.http import install_error_handlers
 from omniretail.core.middleware import NulGuard
 from omniretail.customers.api import router as customers_router
 from omniretail.customers.privacy_api import router as customer_privacy_router
+from omniretail.fulfilment.api import router as fulfilment_router
 from omniretail.integration.api import router as webhooks_router
 from omniretail.inventory.api import router as inventory_router
 from omniretail.inventory.transfer_api import router as transfers_router
@@ -55,8 +56,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     install_error_handlers(app)
     app.add_middleware(NulGuard)
     for router in (system_router, catalog_router, locations_router, inventory_router, transfers_router, channels_router,
-                   customers_router, customer_privacy_router, carts_router, orders_router, loyalty_router, keys_router,
-                   webhooks_router, pages_router):
+                   customers_router, customer_privacy_router, carts_router, orders_router, fulfilment_router,
+                   loyalty_router, keys_router, webhooks_router, pages_router):
         app.include_router(router)
     return app
 

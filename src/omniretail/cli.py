@@ -14,6 +14,8 @@ from rich.table import Table
 
 from omniretail.core.config import InsecureSettings, Settings, get_settings
 from omniretail.core.db import Database
+from omniretail.fulfilment.commands import fulfilment_app
+from omniretail.sourcing.commands import sourcing_app
 
 app = typer.Typer(help="omniretail: one retailer, every channel.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -22,6 +24,8 @@ app.add_typer(db_app, name="db")
 customers_app = typer.Typer(help="Customer profiles.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(customers_app, name="customers")
+app.add_typer(sourcing_app, name="sourcing")
+app.add_typer(fulfilment_app, name="fulfilment")
 
 err = Console(stderr=True)
 out = Console()
@@ -106,6 +110,27 @@ def db_current() -> None:
 
     db = _database()
     out.print(f"current {migrate.current_revision(db)}, head {migrate.head_revision()}")
+
+
+@app.command()
+def worker(name: Annotated[str | None, typer.Option(help="Name in the delivery log (default host:pid:random)")]
+           = None) -> None:
+    """Deliver outbox events to webhooks and NATS JetStream until stopped; several may run at once."""
+    import logging
+
+    from omniretail.core import migrate
+    from omniretail.integration.worker import run_worker
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("omniretail").setLevel(logging.INFO)
+    settings = get_settings()
+    db = _database(settings)
+    if migrate.current_revision(db) != migrate.head_revision():
+        err.print("[red]the database is not at the newest migration[/red]; run `omniretail db upgrade`")
+        raise typer.Exit(2)
+    err.print(f"relay worker on {db.engine.url.render_as_string(hide_password=True)}"
+              + (f", NATS {settings.nats_url}" if settings.nats_url else ", no NATS (OMNIRETAIL_NATS_URL unset)"))
+    run_worker(db, settings, name=name)
 
 
 @keys_app.command("create")
@@ -270,7 +295,7 @@ def check() -> None:
 
 
 @app.command()
-def bench(name: Annotated[str, typer.Argument(help="catalog, inventory, identity or orders")],
+def bench(name: Annotated[str, typer.Argument(help="catalog, inventory, identity, orders or sourcing")],
           output: Annotated[Path | None, typer.Option(help="JSON results (default bench-NAME.json)")] = None,
           products: Annotated[int, typer.Option(help="catalog: number of products")] = 100_000,
           database: Annotated[str | None, typer.Option(help="Database URL (default: a fresh SQLite file); "
@@ -291,7 +316,9 @@ def bench(name: Annotated[str, typer.Argument(help="catalog, inventory, identity
           order_clients: Annotated[int, typer.Option(min=1, help="orders: concurrent HTTP clients")] = 64,
           hot_units: Annotated[int, typer.Option(min=1, help="orders: units of the hot SKU to sell out")] = 1000,
           server_workers: Annotated[int, typer.Option(min=1, max=64, help="orders: server processes, as "
-                                                                          "`serve --workers`")] = 1
+                                                                          "`serve --workers`")] = 1,
+          instance: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="sourcing: instance "
+                                                        "JSON (default: a generated one)")] = None
           ) -> None:
     """Run a benchmark, print a table and write JSON."""
     target = output or Path(f"bench-{name}.json")
@@ -315,8 +342,13 @@ def bench(name: Annotated[str, typer.Argument(help="catalog, inventory, identity
         run_orders_bench(database=database, locations=stores, skus=order_skus, customers=customers,
                          clients=order_clients, seconds=seconds, hot_units=hot_units, output=target, console=out,
                          server_workers=server_workers)
+    elif name == "sourcing":
+        from omniretail.bench.sourcing import run_sourcing_bench
+
+        run_sourcing_bench(instance=instance, output=target, console=out)
     else:
-        err.print(f"[red]unknown benchmark {name!r}[/red]; available: catalog, inventory, identity, orders")
+        err.print(f"[red]unknown benchmark {name!r}[/red]; available: catalog, inventory, identity, orders, "
+                  "sourcing")
         raise typer.Exit(2)
 
 

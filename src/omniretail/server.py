@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import uvicorn
 from fastapi import FastAPI
@@ -29,12 +31,29 @@ def worker_app() -> FastAPI:
 
 
 def run(settings: Settings, db: Database, *, host: str, port: int, workers: int = 1) -> None:
-    """Serve in this process, or in `workers` processes sharing the port (each its own app and connections)."""
+    """Serve in this process, or in `workers` processes sharing the port (each its own app and connections).
+    Unless `settings.relay` is off, the outbox relay runs in a thread of this process (one per `serve`)."""
     if workers > 1:
         db.dispose()
-        uvicorn.run("omniretail.server:worker_app", factory=True, workers=workers, host=host, port=port,
-                    log_level="info", proxy_headers=True)
+        with _relay(settings, db):
+            uvicorn.run("omniretail.server:worker_app", factory=True, workers=workers, host=host, port=port,
+                        log_level="info", proxy_headers=True)
         return
     app = create_app(settings, db)
     tune_gc()
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+    with _relay(settings, db):
+        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+
+
+@contextmanager
+def _relay(settings: Settings, db: Database) -> Iterator[None]:
+    if not settings.relay:
+        yield
+        return
+    from omniretail.integration.worker import BackgroundRelay
+
+    relay = BackgroundRelay(db, settings).start()
+    try:
+        yield
+    finally:
+        relay.stop()

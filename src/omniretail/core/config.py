@@ -50,6 +50,8 @@ class Settings(BaseSettings):
                                                           "order's currency) is held")
     order_max_line_quantity: int = Field(default=20, ge=1, description="more units of one SKU is unusual")
     order_max_units: int = Field(default=60, ge=1, description="more units in one order is unusual")
+    pickup_hold_days: int = Field(default=7, ge=1, le=90,
+                                  description="days a pickup waits at the counter before its units return to stock")
     server_threads: int = Field(default=8, ge=1, le=200,
                                 description="requests one server process works on at once (more threads than "
                                             "cores mostly wait for Python's interpreter lock)")

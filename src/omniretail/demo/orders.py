@@ -1,7 +1,8 @@
 """Demo orders: four months of orders from every channel — web and app deliveries and pickups, call-centre and
 marketplace orders, sales at the stores' tills — most long since completed, some cancelled, and today a few
 confirmed orders waiting for fulfilment and held ones waiting for staff. Each goes through the orders service
-at the time it was placed, so stock, timelines, audit and events are what the live system would have written."""
+at the time it was placed, so stock, timelines, audit and events are what the live system would have written:
+settled orders were released to fulfilment, picked, packed and shipped or collected, and a few returned."""
 
 from __future__ import annotations
 
@@ -19,9 +20,12 @@ from omniretail.core.db import Database
 from omniretail.core.errors import DomainError
 from omniretail.core.security import Actor, Role
 from omniretail.customers.models import Address, Profile
+from omniretail.fulfilment import returns
+from omniretail.fulfilment import service as fulfilments
 from omniretail.inventory.models import StockLevel
 from omniretail.locations.models import Location
 from omniretail.orders import service
+from omniretail.orders.models import OrderItem
 from omniretail.orders.schemas import DeliveryAddressIn, FulfilmentIn, PaymentIn
 
 DAYS = 120
@@ -31,6 +35,9 @@ MIX = ((30, "web", "delivery"), (12, "web", "pickup"), (14, "app", "delivery"), 
 STAFF = Actor(name="demo:operations", role=Role.OPERATIONS)
 CARD_METHODS = ("card", "paypal", "klarna", "apple_pay")
 HELD_TODAY = 12
+RETURN_SHARE = 0.06
+CARRIERS = ("DHL", "DPD", "Hermes", "GLS")
+RETURN_REASONS = ("did not fit", "changed my mind", "arrived damaged", "wrong item")
 
 
 def _actor(channel: str, customer_id: int, store: str | None) -> Actor:
@@ -145,8 +152,33 @@ def _place(db: Database, rng: random.Random, *, at, now, channel: str, customer_
                     service.cancel_order(s, actor=STAFF, order_id=order.id, reason="Cancelled by the customer")
                     return "cancelled"
             with clock.travel(timedelta(days=rng.uniform(1, 3))):
-                service.complete_order(s, actor=STAFF, order_id=order.id, reason="Delivered" if
-                                       fulfilment.type == "delivery" else "Collected")
+                _fulfil(s, rng, order.id)
+            if rng.random() < RETURN_SHARE:
+                with clock.travel(timedelta(days=rng.uniform(4, 12))):
+                    _return(s, rng, order, store)
             return "completed"
     except DomainError:
         return "refused"
+
+
+def _fulfil(s, rng: random.Random, order_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Release, pick and pack, then ship (with a waybill) or hand over at the counter, as the stores would."""
+    for f in fulfilments.release(s, actor=STAFF, order_id=order_id):
+        fulfilments.start_picking(s, actor=STAFF, fulfilment_id=f.id)
+        fulfilments.pack(s, actor=STAFF, fulfilment_id=f.id)
+        if f.kind == "delivery":
+            fulfilments.ship(s, actor=STAFF, fulfilment_id=f.id, carrier=rng.choice(CARRIERS),
+                            waybill=f"{rng.randrange(10**17, 10**18)}")
+        else:
+            code = fulfilments.ready(s, actor=STAFF, fulfilment_id=f.id).pickup_code or ""
+            with clock.travel(timedelta(hours=rng.uniform(2, 48))):
+                fulfilments.collect(s, actor=STAFF, code=code)
+
+
+def _return(s, rng: random.Random, order, store: str) -> None:  # type: ignore[no-untyped-def]
+    """Some customers bring a unit back to a store (or send it back to where it came from)."""
+    line = s.scalars(select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.line_no)).first()
+    spoiled = rng.random() < 0.25
+    returns.create_return(s, actor=STAFF, order_id=order.id, location_id=store, channel="pos", lines=[
+        returns.ReturnLineIn(line.sku, 1, "write_off" if spoiled else "restock",
+                             "damaged" if spoiled else None)], reason=rng.choice(RETURN_REASONS))

@@ -211,6 +211,11 @@ def reverse(session: Session, *, actor: Actor, profile_id: int, cause_type: str,
     return entry
 
 
+def points_earned(session: Session, profile_id: int, *, cause_type: str, cause_id: str) -> int:
+    """Points a cause earned the person (through any profile merged into theirs)."""
+    return _sum_for_cause(session, profile_id, "earn", cause_type, cause_id)
+
+
 def holders(session: Session, profile_ids: list[int]) -> set[int]:
     """Which of these profiles have a loyalty account at all (the rest have nothing to move)."""
     if not profile_ids:

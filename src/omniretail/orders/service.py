@@ -276,6 +276,23 @@ def confirm_order(session: Session, *, actor: Actor, order_id: int, reason: str 
     return order
 
 
+#: Called as (session, actor, order) when an order is cancelled, by the domains holding work for it (its
+#: fulfilments), in the cancelling transaction.
+CANCEL_HOOKS: list[Callable[[Session, Actor, Order], None]] = []
+
+
+def move_order(session: Session, *, actor: Actor, order: Order, target: str, reason: str | None = None,
+               channel: str | None = None, data: dict[str, Any] | None = None) -> Order:
+    """Move a locked order one step to the status its fulfilment reached (409 `illegal_transition`)."""
+    if order.status == target:
+        return order
+    steps = states.path(order.status, target)
+    order.status, order.updated_at = target, utcnow()
+    history.record(session, actor=actor, order=order, steps=steps, channel=channel or actor.channel, reason=reason,
+                   data=data)
+    return order
+
+
 def cancel_order(session: Session, *, actor: Actor, order_id: int, reason: str | None = None,
                  channel: str | None = None) -> Order:
     """Cancel an order before its goods leave; its reserved units become available again."""
@@ -291,6 +308,8 @@ def cancel_order(session: Session, *, actor: Actor, order_id: int, reason: str |
                              reason=f"order {order.id} cancelled")
         released += reservation.quantity
     before, order.status, order.updated_at = order.status, states.CANCELLED, utcnow()
+    for hook in CANCEL_HOOKS:
+        hook(session, actor, order)
     history.record(session, actor=actor, order=order, steps=[(before, states.CANCELLED)],
                    channel=channel or actor.channel, reason=reason, data={"released_units": released})
     return order

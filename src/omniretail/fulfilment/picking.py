@@ -1,0 +1,153 @@
+"""Pick lists (the lots to take, soonest expiry first) and what happens when a store cannot find units: the
+missing units are written off by a count adjustment there and the line goes to the next best location."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from omniretail.core.clock import utcnow
+from omniretail.core.errors import Conflict, DomainError, Invalid
+from omniretail.core.outbox import Event, emit
+from omniretail.core.security import Actor
+from omniretail.fulfilment import states
+from omniretail.fulfilment.models import Fulfilment, FulfilmentLine
+from omniretail.fulfilment.service import announce, get_fulfilment, lines_of, move, order_of
+from omniretail.inventory import allocation, reservations
+from omniretail.inventory.levels import lots_of, view
+from omniretail.inventory.service import Cause, adjust
+from omniretail.orders import placement, routing
+from omniretail.orders import service as orders
+
+
+def pick_list(session: Session, fulfilment: Fulfilment) -> list[dict[str, Any]]:
+    """Each line with the lots to pick it from, first-expired-first-out (lots already expired are skipped)."""
+    today = utcnow().date()
+    out = []
+    for line in lines_of(session, fulfilment.id):
+        lots = lots_of(session, fulfilment.location_id, line.product_id)
+        try:
+            taken = allocation.allocate_fefo([view(x) for x in lots], line.quantity, today) if line.quantity else []
+        except allocation.NotEnoughInLots:
+            taken = []
+        by_id = {x.id: x for x in lots}
+        out.append({"sku": line.sku, "quantity": line.quantity, "picked": line.picked,
+                    "lots": [{"lot": by_id[v.id].lot_code, "quantity": q, "expiry_date": by_id[v.id].expiry_date}
+                             for v, q in taken]})
+    return out
+
+
+def record_pick(session: Session, *, actor: Actor, fulfilment_id: int, found: dict[str, int]) -> Fulfilment:
+    """Record the units found for each SKU (others: all of them). A shortfall is written off at this location
+    (count adjustment) and re-sourced: reserved at the next best location and sent from there in a fulfilment
+    of its own; what no location holds is reported unfilled (event `fulfilment.short`)."""
+    fulfilment = get_fulfilment(session, actor=actor, fulfilment_id=fulfilment_id, for_update=True)
+    order = order_of(session, fulfilment)
+    if fulfilment.status == states.CREATED:
+        move(session, actor, fulfilment, states.PICKING)
+    elif fulfilment.status != states.PICKING:
+        raise Conflict(f"Fulfilment {fulfilment.id} is {fulfilment.status.replace('_', ' ')}; picks are recorded "
+                       "while picking", code="illegal_transition", status_from=fulfilment.status,
+                       status_to=states.PICKING)
+    lines = lines_of(session, fulfilment.id)
+    known = {line.sku for line in lines}
+    for sku in found:
+        if sku not in known:
+            raise Invalid(f"{sku} is not in fulfilment {fulfilment.id}", field="lines", code="sku_not_in_fulfilment")
+    short: dict[str, tuple[FulfilmentLine, int]] = {}
+    for line in lines:
+        units = found.get(line.sku, line.quantity)
+        if not 0 <= units <= line.quantity:
+            raise Invalid(f"Found 0..{line.quantity} units of {line.sku}", field="lines", code="invalid_quantity")
+        line.picked = units
+        if units < line.quantity:
+            short[line.sku] = (line, line.quantity - units)
+    for line, missing in short.values():
+        _write_off(session, actor, fulfilment, line, missing)
+    if short:
+        _resource(session, actor, order, fulfilment, {sku: missing for sku, (_, missing) in short.items()},
+                  {sku: line.product_id for sku, (line, _) in short.items()})
+    if all(line.quantity == 0 for line in lines):
+        move(session, actor, fulfilment, states.CANCELLED)
+    return fulfilment
+
+
+def _write_off(session: Session, actor: Actor, fulfilment: Fulfilment, line: FulfilmentLine, missing: int) -> None:
+    stock = orders.stock_actor(actor)
+    if line.reservation_id is not None:
+        if line.quantity - missing > 0:
+            reservations.shrink(session, actor=stock, reservation_id=line.reservation_id,
+                                quantity=line.quantity - missing)
+        else:
+            reservations.release(session, actor=stock, reservation_id=line.reservation_id,
+                                 reason=f"not found when picking order {fulfilment.order_id}")
+            line.reservation_id = None
+    adjust(session, actor=stock, location_id=fulfilment.location_id, sku=line.sku, quantity=-missing, reason="count",
+           note_cause=Cause("order", str(fulfilment.order_id)))
+    line.quantity -= missing
+
+
+def _resource(session: Session, actor: Actor, order: Any, short_at: Fulfilment, missing: dict[str, int],
+              product_ids: dict[str, int]) -> None:
+    """Reserve the missing units where routing finds them now (never the location that came up short)."""
+    candidates = [row for row in placement.candidate_rows(session, product_ids.values())
+                  if row.location_id != short_at.location_id]
+    how = placement.Fulfilment("delivery", None, order.delivery_address or {}, None)
+    try:
+        plan = placement.plan(how, missing, product_ids, candidates)
+    except DomainError:
+        plan = []
+        # Not enough anywhere for some line: send what can be found, report the rest.
+        for sku, units in missing.items():
+            pool = [routing.Candidate(r.location_id, None, 0, {sku: allocation.available(
+                on_hand=r.on_hand, reserved=r.reserved, expired=r.expired,
+                safety_stock=(r.safety_stock if r.safety_stock is not None else r.default_safety) or 0)})
+                for r in candidates if r.product_id == product_ids[sku]]
+            for candidate in sorted(pool, key=lambda c: -c.available[sku]):
+                take = min(units, candidate.available[sku])
+                if take > 0:
+                    plan.append(reservations.Line(candidate.location_id, sku, take))
+                    units -= take
+    sent = {sku: 0 for sku in missing}
+    by_location: dict[str, list[reservations.Line]] = {}
+    for line in plan:
+        by_location.setdefault(line.location_id, []).append(line)
+    for location_id, lines in sorted(by_location.items()):
+        made = reservations.reserve(session, actor=orders.stock_actor(actor), lines=lines, owner_type="order",
+                                    owner_id=str(order.id), reason=f"order {order.id} re-sourced")
+        kind = "pickup" if order.fulfilment_type == "pickup" and location_id == order.location_id else "delivery"
+        now = utcnow()
+        fulfilment = Fulfilment(order_id=order.id, location_id=location_id, kind=kind, status=states.CREATED,
+                                created_at=now, updated_at=now)
+        session.add(fulfilment)
+        session.flush()
+        for line, reservation in zip(lines, made, strict=True):
+            session.add(FulfilmentLine(fulfilment_id=fulfilment.id, product_id=reservation.product_id, sku=line.sku,
+                                       quantity=line.quantity, reservation_id=reservation.id))
+            sent[line.sku] += line.quantity
+
+        announce(session, actor, fulfilment, states.CREATED, {
+            "lines": [{"sku": x.sku, "quantity": x.quantity} for x in lines], "resourced_from": short_at.id})
+    unfilled = {sku: units - sent[sku] for sku, units in missing.items() if units > sent[sku]}
+    if unfilled:
+        emit(session, Event("fulfilment.short", "order", str(order.id), {
+            "order_id": order.id, "fulfilment_id": short_at.id, "customer_id": order.customer_id,
+            "unfilled": [{"sku": sku, "quantity": units} for sku, units in sorted(unfilled.items())]}))
+
+
+def unfilled_units(session: Session, order_id: int) -> dict[str, int]:
+    """Units of the order no fulfilment holds any more (found nowhere when picking)."""
+    from omniretail.orders.models import OrderItem
+
+    wanted: dict[str, int] = {}
+    items = select(OrderItem.sku, OrderItem.quantity).where(OrderItem.order_id == order_id)
+    for sku, quantity in session.execute(items):
+        wanted[sku] = wanted.get(sku, 0) + quantity
+    for sku, quantity in session.execute(select(FulfilmentLine.sku, FulfilmentLine.quantity)
+                                         .join(Fulfilment, Fulfilment.id == FulfilmentLine.fulfilment_id)
+                                         .where(Fulfilment.order_id == order_id,
+                                                Fulfilment.status != states.CANCELLED)):
+        wanted[sku] = wanted.get(sku, 0) - quantity
+    return {sku: units for sku, units in wanted.items() if units > 0}

@@ -1,0 +1,1 @@
+"""Sourcing: which locations fulfil which units of an order (C19). The engine is pure: see `optimizer`."""

@@ -1,0 +1,38 @@
+"""`omniretail sourcing ...`: sourcing instances and (later) batch re-sourcing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from omniretail.sourcing.instances import CAPACITY_MODES, generate_instance, write_instance
+
+sourcing_app = typer.Typer(help="Sourcing: where orders are fulfilled from.", no_args_is_help=True)
+err = Console(stderr=True)
+
+
+@sourcing_app.command("instance")
+def instance(locations: Annotated[int, typer.Option(min=1, help="Fulfilment locations (in real cities)")] = 50,
+             orders: Annotated[int, typer.Option(min=0, help="Orders of 1-10 items")] = 5000,
+             skus: Annotated[int, typer.Option(min=1, help="SKUs")] = 500,
+             seed: Annotated[int, typer.Option(help="Random seed (same seed, same file)")] = 1,
+             capacity: Annotated[str, typer.Option(help="loose or tight stock and picking capacity")] = "loose",
+             country: Annotated[str, typer.Option(help="ISO country code of the cities")] = "US",
+             output: Annotated[Path, typer.Option("--output", "-o", help="JSON file to write")] = Path(
+                 "sourcing-instance.json")) -> None:
+    """Write a generated sourcing instance (the JSON format `omniretail bench sourcing --instance` reads)."""
+    if capacity not in CAPACITY_MODES:
+        err.print(f"[red]--capacity must be one of {', '.join(CAPACITY_MODES)}[/red]")
+        raise typer.Exit(2)
+    try:
+        document = generate_instance(locations=locations, orders=orders, skus=skus, seed=seed, capacity=capacity,
+                                     country=country.upper())
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    write_instance(document, output)
+    err.print(f"{len(document['locations'])} locations, {len(document['orders']):,} orders, {skus:,} SKUs "
+              f"({capacity} capacity) written to {output}")

@@ -1,0 +1,111 @@
+"""The baseline policy: the location that can ship the most lines, nearest first, then again for the rest. Pure.
+
+At each step the candidate that can send the most remaining lines in full wins, ties to the nearest; it sends
+those lines. When no location can send any remaining line in full, the one that can send the most units
+(ties to the nearest) sends what it has. Repeat until everything is sent or nobody can send more.
+"""
+
+from __future__ import annotations
+
+import math
+
+from omniretail.sourcing.assign import assign
+from omniretail.sourcing.decision import Alternative, Assignment, Decision, breakdown, decide
+from omniretail.sourcing.problem import Problem
+
+POLICY = "greedy"
+
+
+def source_greedy(problem: Problem) -> Decision:
+    routes = problem.routes
+    remaining = dict(problem.demand)
+    avail = dict(problem.avail)
+    capacity = dict(problem.capacity)
+    assignment: Assignment = {}
+    chosen: set[int] = set()
+    runners_up: list[tuple[int, int, float, int]] = []
+    ordered = {p: sorted(problem.point_routes[p], key=lambda r: routes[r].unit_cost) for p in problem.points}
+
+    def sendable(p: int, sku: str) -> int:
+        return sum(avail.get((routes[r].origin, sku), 0) for r in _distinct_origins(routes, ordered[p]))
+
+    def room(p: int) -> float:
+        caps = [capacity[routes[r].origin] for r in _distinct_origins(routes, ordered[p])]
+        return math.inf if None in caps else float(sum(c or 0 for c in caps))
+
+    while any(remaining.values()):
+        ranking: list[tuple[int, int, float, int]] = []
+        for p in problem.points:
+            if p in chosen:
+                continue
+            budget = room(p)
+            lines = units = 0
+            for sku, want in remaining.items():
+                if want == 0:
+                    continue
+                can = min(want, sendable(p, sku))
+                if can == want and budget >= want:
+                    lines += 1
+                    budget -= want
+                units += can
+            units = int(min(units, room(p)))
+            if units:
+                ranking.append((-lines, -units, problem.distance[p], p))
+        if not ranking:
+            break
+        ranking.sort()
+        if not chosen:
+            runners_up = ranking[1:3]
+        lines_in_full, _, _, point = ranking[0]
+        chosen.add(point)
+        budget = room(point)
+        for sku, want in remaining.items():
+            if want == 0:
+                continue
+            can = min(want, sendable(point, sku))
+            if lines_in_full and (can < want or budget < want):
+                continue  # only the lines it can send in full
+            can = int(min(can, budget))
+            sent = _take(problem, ordered[point], sku, can, avail, capacity, assignment)
+            remaining[sku] = want - sent
+            budget -= sent
+    alternatives = tuple(_alone(problem, p, -lines) for lines, _, _, p in runners_up)
+    return decide(problem, assignment, POLICY, alternatives=alternatives,
+                  notes=(f"{len(chosen)} locations chosen by most lines in full, then nearest",))
+
+
+def _distinct_origins(routes, route_ids: list[int]) -> list[int]:  # type: ignore[no-untyped-def]
+    seen: set[int] = set()
+    result = []
+    for r in route_ids:
+        if routes[r].origin not in seen:
+            seen.add(routes[r].origin)
+            result.append(r)
+    return result
+
+
+def _take(problem: Problem, route_ids: list[int], sku: str, units: int, avail: dict[tuple[int, str], int],
+          capacity: dict[int, int | None], assignment: Assignment) -> int:
+    sent = 0
+    for r in route_ids:
+        if sent == units:
+            break
+        origin = problem.routes[r].origin
+        left = capacity[origin]
+        take = min(units - sent, avail.get((origin, sku), 0), units if left is None else left)
+        if take <= 0:
+            continue
+        assignment[(r, sku)] = assignment.get((r, sku), 0) + take
+        avail[(origin, sku)] -= take
+        if left is not None:
+            capacity[origin] = left - take
+        sent += take
+    return sent
+
+
+def _alone(problem: Problem, point: int, lines: int) -> Alternative:
+    assignment = assign(problem, [point])
+    filled = sum(assignment.values())
+    return Alternative(f"next by the rule ({lines} lines in full), alone",
+                       (problem.network.locations[point].id,), breakdown(problem, assignment).total,
+                       sum(problem.demand.values()) - filled)

@@ -1,0 +1,257 @@
+"""The default policy: a bounded search over one- and two-parcel covers, then local improvement. Pure module.
+
+1. Every single location that can send the whole order, in order of a lower bound on its cost, until the bound
+   passes the best found (exact costs).
+2. Unless the best single is proven optimal (no two-parcel plan can beat it: 2 parcels plus every unit at its
+   cheapest route already cost more), pairs: for each location, taken as the nearer of the two, the nearest
+   farther locations that can send what it lacks; the scan stops when the pair bound passes the best.
+3. When neither proves optimal, a greedy cover (parcel plus distance per newly covered unit) and swaps.
+
+Without lanes, lot credits or binding capacity, steps 1 and 2 are exact over one- and two-parcel plans, so the
+decision carries a lower bound on any plan's cost and says when it is proven optimal.
+"""
+
+from __future__ import annotations
+
+import math
+
+from omniretail.sourcing.assign import assign
+from omniretail.sourcing.decision import Alternative, Assignment, Decision, breakdown, decide
+from omniretail.sourcing.problem import Problem
+
+POLICY = "default"
+PAIR_PARTNERS = 2  # nearest farther partners tried per location
+SWAP_CANDIDATES = 6  # nearest outside locations tried in local improvement
+IMPROVE_ROUNDS = 2
+ALTERNATIVES = 3  # shown with each decision
+EPS = 1e-9
+
+
+def source_default(problem: Problem) -> Decision:
+    if problem.target_units == 0:  # the only plan: every unit unfilled
+        return decide(problem, {}, POLICY, lower_bound=breakdown(problem, {}).total, notes=("nothing can be sent",))
+    return _Search(problem).run()
+
+
+class _Search:
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        cost = problem.cost
+        self.fill = {s: q for s, q in problem.fillable.items() if q > 0}
+        self.units = sum(self.fill.values())
+        self.demanded = sum(problem.demand.values())
+        self.unfilled = cost.unfilled_per_unit * sum(q - problem.fillable[s] for s, q in problem.demand.items())
+        routes = problem.routes
+        self.reach = problem.reach
+        self.base: dict[int, float] = {}
+        self.pickable: dict[int, float] = {}
+        lanes = False
+        for p in problem.points:
+            own = problem.point_routes[p]
+            if len(own) == 1:
+                route = routes[own[0]]
+                left = problem.capacity[route.origin]
+                self.pickable[p] = math.inf if left is None else left
+                self.base[p] = route.unit_cost
+                lanes = lanes or route.origin != p
+            else:
+                lanes = True
+                caps = [problem.capacity[routes[r].origin] for r in own]
+                self.pickable[p] = math.inf if None in caps else float(sum(c or 0 for c in caps))
+                self.base[p] = min(routes[r].unit_cost for r in own)
+        per_unit = cost.expiry_credit(0) if problem.credits else 0.0
+        self.slack = per_unit * self.units
+        # Plans that leave a fillable unit unfilled cost more than any three-parcel plan when the penalty is
+        # this high, so one- and two-parcel covers are all the search must get exactly right.
+        dearest = max(self.base.values(), default=0.0)
+        self.simple = (not lanes and not problem.credits and all(c >= self.units for c in self.pickable.values())
+                       and cost.unfilled_per_unit >= 2 * problem.package + dearest)
+        self.unit_bound = self._unit_bound()
+        self.seen: dict[frozenset[int], tuple[float, Assignment]] = {}
+        self.best: tuple[float, frozenset[int]] | None = None
+        self.singles: list[tuple[float, int]] = []
+        self.pairs: list[tuple[float, tuple[int, int]]] = []
+        self.full: list[int] = []
+
+    def _unit_bound(self) -> float:
+        """Every unit at its cheapest route, no parcels: the part of any plan's cost that parcels add to."""
+        problem, routes = self.problem, self.problem.routes
+        cheapest: dict[str, float] = {}
+        by_origin: dict[int, float] = {}
+        for route in routes:
+            if route.unit_cost < by_origin.get(route.origin, math.inf):
+                by_origin[route.origin] = route.unit_cost
+        credits = problem.credits
+        for (origin, sku), _ in problem.avail.items():
+            c = by_origin[origin]
+            if credits:
+                c -= problem.max_credit(origin, sku)
+            if c < cheapest.get(sku, math.inf):
+                cheapest[sku] = c
+        penalty = problem.cost.unfilled_per_unit  # a unit dearer to send than to leave is left
+        return sum(q * min(cheapest[s], penalty) for s, q in self.fill.items()) + self.unfilled
+
+    def bound(self, parcels: int) -> float:
+        """No plan with at least this many parcels costs less."""
+        return parcels * self.problem.package + self.unit_bound
+
+    def floor(self) -> float:
+        """No plan at all costs less (the plan sending nothing included)."""
+        return min(self.bound(1), self.problem.cost.unfilled_per_unit * self.units + self.unfilled)
+
+    def evaluate(self, points: frozenset[int]) -> float:
+        if points in self.seen:
+            return self.seen[points][0]
+        assignment = assign(self.problem, sorted(points, key=lambda p: self.base[p]))
+        total = breakdown(self.problem, assignment).total
+        self.seen[points] = (total, assignment)
+        if self.best is None or total < self.best[0] - EPS:
+            self.best = (total, points)
+        return total
+
+    def best_cost(self) -> float:
+        return math.inf if self.best is None else self.best[0]
+
+    def run(self) -> Decision:
+        problem = self.problem
+        if problem.pickup:
+            (point,) = problem.points
+            self.evaluate(frozenset([point]))
+            return self._decision(lower_bound=min(self.best_cost(), self.unit_bound))  # pickups pay no parcel
+        if not self.simple:
+            self.evaluate(frozenset())  # with a low penalty, sending nothing may be cheapest
+        self._singles()
+        if self.best_cost() <= self.bound(2) + EPS:
+            return self._decision(lower_bound=self.best_cost() if self.simple else min(self.best_cost(),
+                                                                                      self.floor()))
+        self._pairs()
+        if self.simple and self.best_cost() <= self.bound(3) + EPS:
+            return self._decision(lower_bound=self.best_cost())
+        self._greedy_cover()
+        self._improve()
+        return self._decision(lower_bound=min(self.best_cost(), self.bound(3) if self.simple else self.floor()))
+
+    def _singles(self) -> None:
+        fill, units, reach = self.fill, self.units, self.reach
+        able: set[int] | None = None
+        for s, q in sorted(fill.items(), key=lambda item: -item[1]):
+            have = {p for p in self.problem.points if reach[p].get(s, 0) >= q} if able is None else \
+                {p for p in able if reach[p].get(s, 0) >= q}
+            able = have
+            if not able:
+                break
+        full = sorted((p for p in able or () if self.pickable[p] >= units), key=lambda p: self.base[p])
+        self.full = full
+        package = self.problem.package
+        for p in full:
+            if package + units * self.base[p] - self.slack + self.unfilled >= self.best_cost() - EPS:
+                break
+            self.singles.append((self.evaluate(frozenset([p])), p))
+        self.singles.sort()
+
+    def _pairs(self) -> None:
+        problem, fill, units = self.problem, self.fill, self.units
+        ranked = sorted(problem.points, key=lambda p: (self.base[p], p))
+        rank = {p: i for i, p in enumerate(ranked)}
+        holders: dict[str, set[int]] = {s: set() for s in fill}
+        for p, reach in self.reach.items():
+            for s in reach:
+                holders[s].add(p)
+        two = 2 * problem.package - self.slack + self.unfilled
+        for a in ranked:
+            if two + units * self.base[a] >= self.best_cost() - EPS:
+                break
+            reach_a = self.reach[a]
+            taken = {s: min(q, reach_a.get(s, 0)) for s, q in fill.items()}
+            sent = min(sum(taken.values()), self.pickable[a])
+            deficits = {s: q - taken[s] for s, q in fill.items() if q > taken[s]}
+            if not deficits and sent >= units:
+                continue
+            valid: set[int] | None = None
+            for s in sorted(deficits, key=lambda s: len(holders[s])):
+                need = deficits[s]
+                able = {p for p in holders[s] if self.reach[p][s] >= need}
+                valid = able if valid is None else valid & able
+                if not valid:
+                    break
+            if valid is None:  # a lacks only capacity: any farther location with units can help
+                valid = {p for p in ranked if self.reach[p]}
+            partners = sorted((rank[b], b) for b in valid if rank[b] > rank[a])[:PAIR_PARTNERS]
+            for _, b in partners:
+                if two + sent * self.base[a] + (units - sent) * self.base[b] < self.best_cost() - EPS:
+                    self.pairs.append((self.evaluate(frozenset([a, b])), (a, b)))
+        self.pairs.sort()
+
+    def _greedy_cover(self) -> None:
+        """Add the location with the least parcel-plus-distance cost per newly covered unit until all are."""
+        problem = self.problem
+        remaining = dict(self.fill)
+        chosen: list[int] = []
+        while any(remaining.values()):
+            best: tuple[float, int] | None = None
+            for p in problem.points:
+                if p in chosen:
+                    continue
+                reach = self.reach[p]
+                new = min(self.pickable[p], sum(min(q, reach.get(s, 0)) for s, q in remaining.items() if q))
+                if new <= 0:
+                    continue
+                ratio = (problem.package + new * self.base[p]) / new
+                if best is None or ratio < best[0]:
+                    best = (ratio, p)
+            if best is None:
+                break
+            chosen.append(best[1])
+            reach = self.reach[best[1]]
+            budget = self.pickable[best[1]]
+            for s, q in remaining.items():
+                take = min(q, reach.get(s, 0), budget)
+                remaining[s] = q - take
+                budget -= take
+        if chosen:
+            self.evaluate(frozenset(chosen))
+
+    def _improve(self) -> None:
+        """Drop or swap one location at a time while the cost falls."""
+        if self.best is None:
+            return
+        outside = sorted(self.problem.points, key=lambda p: self.base[p])
+        for _ in range(IMPROVE_ROUNDS):
+            current_cost, current = self.best
+            for p in current:
+                self.evaluate(current - {p})  # down to no parcel at all, when the penalty is that low
+                tried = 0
+                for q in outside:
+                    if q in current:
+                        continue
+                    self.evaluate((current - {p}) | {q})
+                    tried += 1
+                    if tried == SWAP_CANDIDATES:
+                        break
+            if self.best[0] >= current_cost - EPS:
+                return
+
+    def _decision(self, *, lower_bound: float | None) -> Decision:
+        assert self.best is not None
+        for p in self.full:  # the bound spared these; cost the next ones anyway, to show what was passed over
+            if len(self.seen) > ALTERNATIVES:
+                break
+            self.evaluate(frozenset([p]))
+        total, points = self.best
+        ids = self.problem.network.locations
+        alternatives: list[Alternative] = []
+        ranked = sorted(self.seen.items(), key=lambda item: item[1][0])
+        for option, (cost, assignment) in ranked:
+            if option == points:
+                continue
+            filled = sum(assignment.values())
+            note = {0: "send nothing", 1: "single location"}.get(len(option), f"{len(option)} locations")
+            alternatives.append(Alternative(note, tuple(ids[p].id for p in sorted(option, key=lambda p: self.base[p])),
+                                            cost, self.demanded - filled))
+            if len(alternatives) == ALTERNATIVES:
+                break
+        notes = [f"looked at {len(self.seen)} plans: {len(self.singles)} single locations, {len(self.pairs)} pairs"]
+        if lower_bound is not None and total <= lower_bound + EPS:
+            notes.append("proven optimal: no other plan can cost less")
+        return decide(self.problem, self.seen[points][1], POLICY, alternatives=tuple(alternatives),
+                      lower_bound=lower_bound, notes=tuple(notes))
