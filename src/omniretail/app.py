@@ -27,6 +27,7 @@ from omniretail.keys.api import router as keys_router
 from omniretail.locations.api import router as locations_router
 from omniretail.loyalty.api import router as loyalty_router
 from omniretail.orders.api import router as orders_router
+from omniretail.sourcing.api import router as sourcing_router
 from omniretail.system.api import router as system_router
 from omniretail.web.pages import router as pages_router
 
@@ -56,8 +57,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     install_error_handlers(app)
     app.add_middleware(NulGuard)
     for router in (system_router, catalog_router, locations_router, inventory_router, transfers_router, channels_router,
-                   customers_router, customer_privacy_router, carts_router, orders_router, fulfilment_router,
-                   loyalty_router, keys_router, webhooks_router, pages_router):
+                   customers_router, customer_privacy_router, carts_router, orders_router, sourcing_router,
+                   fulfilment_router, loyalty_router, keys_router, webhooks_router, pages_router):
         app.include_router(router)
     return app
 

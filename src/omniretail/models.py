@@ -11,3 +11,4 @@ from omniretail.inventory import models as inventory_models  # noqa: F401
 from omniretail.locations import models as location_models  # noqa: F401
 from omniretail.loyalty import models as loyalty_models  # noqa: F401
 from omniretail.orders import models as order_models  # noqa: F401
+from omniretail.sourcing import models as sourcing_models  # noqa: F401

@@ -146,3 +146,22 @@ def test_fulfilment_answers_name_what_is_wrong(client: TestClient, admin: dict[s
         {"sku": "SOAP", "picked": 1}]}), 422, "sku_not_in_fulfilment")
     assert_problem(client.get("/api/v1/reports/attribution", headers=admin, params={
         "start": utcnow().isoformat(), "end": (utcnow() - timedelta(days=1)).isoformat()}), 422, "invalid_period")
+
+
+def test_a_delivery_order_explains_where_its_units_come_from(client: TestClient, admin: dict[str, str],
+                                                             shop: dict[str, Any]) -> None:
+    delivery = _order(client, admin, shop, {"type": "delivery", "address": {
+        "line1": "Weender Str. 5", "city": "Göttingen", "postcode": "37073", "country": "DE", "phone": "0551 123456"}})
+    pickup = client.post(ORDERS, headers=admin, json={
+        "channel": "web", "customer_id": shop["ada"], "lines": [{"sku": "SOAP", "quantity": 1}],
+        "fulfilment": {"type": "pickup", "location_id": "store-a"}, "payment": {"status": "authorised"}}).json()["id"]
+
+    explained = client.get(f"{ORDERS}/{delivery}/sourcing", headers=admin)
+    assert explained.status_code == 200, explained.text
+    body = explained.json()
+    assert (body["policy"], body["packages"], body["split"]) == ("default", 1, False)
+    [shipment] = body["decision"]["shipments"]
+    assert (shipment["location_id"], shipment["units"]) == ("store-b", {"MILK": 2})  # the city placed it: Göttingen
+    assert set(body["decision"]["cost"]) >= {"packages", "items", "distance", "total"}
+    assert_problem(client.get(f"{ORDERS}/{pickup}/sourcing", headers=admin), 404, "no_sourcing_decision")
+    assert_problem(client.get(f"{ORDERS}/{delivery}/sourcing", headers=shop["customer"]), 403, "role_forbidden")

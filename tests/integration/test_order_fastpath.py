@@ -179,6 +179,17 @@ def test_a_key_sent_again_answers_the_first_order_and_with_another_body_is_refus
         assert len(s.scalars(select(Order.id)).all()) == 1
 
 
+def _run(db: Database, work: Any) -> Any:
+    """Run `work` (a coroutine) on a fresh event loop and close that loop's connection pool after it."""
+    async def main() -> Any:
+        try:
+            return await work
+        finally:
+            await db.close_async_pools()
+
+    return asyncio.run(main())
+
+
 def _order(customer_id: int, lines: list[tuple[str, int]]) -> OrderIn:
     return OrderIn.model_validate(_body(customer_id, lines, {"type": "pickup", "location_id": "store-a"}))
 
@@ -189,7 +200,7 @@ def test_concurrent_orders_for_the_last_units_never_oversell(db: Database, netwo
             fastpath.place(db, actor=ACTOR, body=_order(network["ada"], [("LAMP", 1)]), settings=Settings(),
                            idempotency=None) for _ in range(25)])
 
-    answers = asyncio.run(race())
+    answers = _run(db, race())
 
     assert sum(1 for a in answers if a is not None) == 10  # the other 15 go to the transactional path, refused
     with db.read() as s:
@@ -208,7 +219,7 @@ def test_multi_line_orders_locking_the_same_rows_in_either_order_all_go_through(
                            body=_order(network["ada"], [("MILK", 1), ("SOAP", 1)] if n % 2 else
                                        [("SOAP", 1), ("MILK", 1)])) for n in range(16)])
 
-    answers = asyncio.run(race())
+    answers = _run(db, race())
 
     assert all(a is not None for a in answers)
     with db.read() as s:
@@ -238,7 +249,7 @@ def test_what_the_fast_path_does_not_decide_goes_to_the_transactional_path(
     else:
         actor = Actor(name="key:app", role=Role.INTEGRATION, channel="app", key_id=98)
 
-    assert asyncio.run(fastpath.place(db, actor=actor, body=body, settings=Settings(), idempotency=None)) is None
+    assert _run(db, fastpath.place(db, actor=actor, body=body, settings=Settings(), idempotency=None)) is None
     with db.read() as s:
         assert s.scalars(select(Order.id)).all() == []
         assert s.scalars(select(Reservation.id)).all() == []

@@ -29,6 +29,7 @@ from omniretail.orders.invariants import order_violations
 from omniretail.orders.models import Order, OrderEvent, OrderItem, VerifiedDetail
 from omniretail.orders.schemas import DeliveryAddressIn, FulfilmentIn, PaymentIn
 from omniretail.orders.service import OrderLine
+from omniretail.sourcing.models import SourcingDecision
 
 SETTINGS = Settings(secret_key="x" * 20, order_new_customer_limit=Decimal("100"))
 PAID = PaymentIn(status="authorised", method="card")
@@ -135,13 +136,20 @@ def test_a_delivery_is_reserved_at_the_nearest_location_that_sends_every_line(sh
     assert held == [("store-ks", 3), ("store-ks", 2)]
 
 
-def test_a_delivery_splits_across_the_fewest_locations_when_none_holds_it_all(shop):
+def test_a_delivery_no_location_holds_whole_goes_in_the_cheapest_parcels(shop):
     order_id, _, _ = place(shop, [OrderLine("SOAP", 12)], fulfilment=DELIVERY)
 
     with shop.read() as s:
         held = s.execute(select(Reservation.location_id, Reservation.quantity)
                          .where(Reservation.owner_id == str(order_id)).order_by(Reservation.location_id)).all()
-    assert held == [("store-nopick", 2), ("wh-1", 10)]
+    # Two parcels either way; the store next door (3 units) and the warehouse 35 km off cost less in distance
+    # than the far store's 4 with the warehouse's 10.
+    assert held == [("store-ks", 3), ("wh-1", 9)]
+    with shop.read() as s:
+        decision = s.get(SourcingDecision, order_id)
+        assert (decision.policy, decision.packages, decision.split) == ("default", 2, True)
+        assert {x["location_id"] for x in decision.decision["shipments"]} == {"store-ks", "wh-1"}
+        assert decision.decision["cost"]["packages"] == round(2 * 8.759, 6)
 
 
 def test_a_held_order_keeps_its_reservation_and_confirming_it_remembers_the_details(shop):

@@ -50,6 +50,13 @@ class Settings(BaseSettings):
                                                           "order's currency) is held")
     order_max_line_quantity: int = Field(default=20, ge=1, description="more units of one SKU is unusual")
     order_max_units: int = Field(default=60, ge=1, description="more units in one order is unusual")
+    sourcing_policy: str = Field(default="default", pattern="^(default|greedy|optimal)$",
+                                 description="how delivery orders are sourced: default (fast, near-optimal), greedy "
+                                             "(nearest location with most lines) or optimal (exact, HiGHS)")
+    sourcing_channel_policies: str = Field(default="", description="per-channel policies, e.g. "
+                                                                   "marketplace:greedy,web:optimal")
+    sourcing_cost: str = Field(default="", description="cost model overrides, e.g. package=8.759,item=0.423,"
+                                                       "item_mile=0.000541")
     pickup_hold_days: int = Field(default=7, ge=1, le=90,
                                   description="days a pickup waits at the counter before its units return to stock")
     server_threads: int = Field(default=8, ge=1, le=200,
@@ -71,6 +78,28 @@ class Settings(BaseSettings):
                                      description="events are published as <prefix>.<event type>")
     demo: bool = False
     sql_echo: bool = False
+
+    def sourcing_cost_overrides(self) -> dict[str, float]:
+        """`OMNIRETAIL_SOURCING_COST` as parameters by name."""
+        pairs = (p.partition("=") for p in self.sourcing_cost.split(",") if p.strip())
+        return {name.strip(): float(value) for name, _, value in pairs}
+
+    @field_validator("sourcing_channel_policies")
+    @classmethod
+    def _policies_parse(cls, value: str) -> str:
+        from omniretail.sourcing.service import parse_policies
+
+        parse_policies(value)
+        return value
+
+    @field_validator("sourcing_cost")
+    @classmethod
+    def _cost_parse(cls, value: str) -> str:
+        from omniretail.sourcing.cost import CostModel
+
+        pairs = (p.partition("=") for p in value.split(",") if p.strip())
+        CostModel.from_dict({name.strip(): float(number) for name, _, number in pairs})
+        return value
 
     @field_validator("default_currency")
     @classmethod

@@ -67,36 +67,41 @@ def record_pick(session: Session, *, actor: Actor, fulfilment_id: int, found: di
     for line, missing in short.values():
         _write_off(session, actor, fulfilment, line, missing)
     if short:
-        _resource(session, actor, order, fulfilment, {sku: missing for sku, (_, missing) in short.items()},
-                  {sku: line.product_id for sku, (line, _) in short.items()})
+        resource(session, actor, order, fulfilment, {sku: missing for sku, (_, missing) in short.items()},
+                 {sku: line.product_id for sku, (line, _) in short.items()})
     if all(line.quantity == 0 for line in lines):
         move(session, actor, fulfilment, states.CANCELLED)
     return fulfilment
 
 
-def _write_off(session: Session, actor: Actor, fulfilment: Fulfilment, line: FulfilmentLine, missing: int) -> None:
+def give_up(session: Session, actor: Actor, line: FulfilmentLine, units: int, reason: str) -> None:
+    """Take `units` off a fulfilment line: its reservation shrinks by as many (is released when none are left)."""
     stock = orders.stock_actor(actor)
     if line.reservation_id is not None:
-        if line.quantity - missing > 0:
+        if line.quantity - units > 0:
             reservations.shrink(session, actor=stock, reservation_id=line.reservation_id,
-                                quantity=line.quantity - missing)
+                                quantity=line.quantity - units)
         else:
-            reservations.release(session, actor=stock, reservation_id=line.reservation_id,
-                                 reason=f"not found when picking order {fulfilment.order_id}")
+            reservations.release(session, actor=stock, reservation_id=line.reservation_id, reason=reason)
             line.reservation_id = None
-    adjust(session, actor=stock, location_id=fulfilment.location_id, sku=line.sku, quantity=-missing, reason="count",
-           note_cause=Cause("order", str(fulfilment.order_id)))
-    line.quantity -= missing
+    line.quantity -= units
 
 
-def _resource(session: Session, actor: Actor, order: Any, short_at: Fulfilment, missing: dict[str, int],
-              product_ids: dict[str, int]) -> None:
-    """Reserve the missing units where routing finds them now (never the location that came up short)."""
+def _write_off(session: Session, actor: Actor, fulfilment: Fulfilment, line: FulfilmentLine, missing: int) -> None:
+    give_up(session, actor, line, missing, f"not found when picking order {fulfilment.order_id}")
+    adjust(session, actor=orders.stock_actor(actor), location_id=fulfilment.location_id, sku=line.sku,
+           quantity=-missing, reason="count", note_cause=Cause("order", str(fulfilment.order_id)))
+
+
+def plan_elsewhere(session: Session, order: Any, missing: dict[str, int], product_ids: dict[str, int],
+                   exclude_location_id: str) -> list[reservations.Line]:
+    """Where an order's missing units can be reserved now, never at `exclude_location_id`: all of them where
+    routing sends them, else as many of each SKU as the locations holding most of it have."""
     candidates = [row for row in placement.candidate_rows(session, product_ids.values())
-                  if row.location_id != short_at.location_id]
+                  if row.location_id != exclude_location_id]
     how = placement.Fulfilment("delivery", None, order.delivery_address or {}, None)
     try:
-        plan = placement.plan(how, missing, product_ids, candidates)
+        return placement.plan(how, missing, product_ids, candidates, channel=order.channel).lines
     except DomainError:
         plan = []
         # Not enough anywhere for some line: send what can be found, report the rest.
@@ -110,6 +115,14 @@ def _resource(session: Session, actor: Actor, order: Any, short_at: Fulfilment, 
                 if take > 0:
                     plan.append(reservations.Line(candidate.location_id, sku, take))
                     units -= take
+        return plan
+
+
+def resource(session: Session, actor: Actor, order: Any, short_at: Fulfilment, missing: dict[str, int],
+             product_ids: dict[str, int]) -> tuple[list[reservations.Line], dict[str, int]]:
+    """Reserve an order's missing units where routing finds them now (never the location that came up short), in
+    a fulfilment per location; returns where they went and what no location holds (event `fulfilment.short`)."""
+    plan = plan_elsewhere(session, order, missing, product_ids, short_at.location_id)
     sent = {sku: 0 for sku in missing}
     by_location: dict[str, list[reservations.Line]] = {}
     for line in plan:
@@ -135,6 +148,7 @@ def _resource(session: Session, actor: Actor, order: Any, short_at: Fulfilment, 
         emit(session, Event("fulfilment.short", "order", str(order.id), {
             "order_id": order.id, "fulfilment_id": short_at.id, "customer_id": order.customer_id,
             "unfilled": [{"sku": sku, "quantity": units} for sku, units in sorted(unfilled.items())]}))
+    return plan, unfilled
 
 
 def unfilled_units(session: Session, order_id: int) -> dict[str, int]:

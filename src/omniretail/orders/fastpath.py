@@ -139,7 +139,7 @@ def _decide(actor: Actor, body: OrderIn, lines: list[service.OrderLine], setting
     order.id = order_id
     order_row = {column.key: getattr(order, column.key) for column in Order.__table__.columns}
     item_rows = draft.item_rows(order.id)
-    rows = {"orders": [order_row], "order_lines": item_rows,
+    rows = {"orders": [order_row], "order_lines": item_rows, "sourcing_decisions": draft.decision_rows(order.id, now),
             **history.step_rows(actor=actor, order=order, steps=draft.steps, channel=body.channel,
                                 units=draft.units, created=draft.created, now=now)}
     product_ids = {product.sku: product.id for _, product in items}

@@ -1,5 +1,5 @@
 """How a new order is fulfilled: the checks on its fulfilment and payment, and where its units are reserved
-(the pickup store, the till's store, or for a delivery the locations `routing` chooses)."""
+(the pickup store, the till's store, or for a delivery the locations the sourcing engine chooses)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,18 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from omniretail.core.config import Settings, get_settings
 from omniretail.core.errors import Forbidden, Invalid
 from omniretail.core.security import Actor, Role
 from omniretail.inventory import allocation, reservations
 from omniretail.inventory.models import StockLevel
-from omniretail.locations.geo import haversine_km
 from omniretail.locations.models import Location
+from omniretail.locations.places import city_coordinates
 from omniretail.locations.service import get_location
 from omniretail.orders import routing
 from omniretail.orders.errors import NetworkShort
 from omniretail.orders.schemas import FulfilmentIn, PaymentIn
+from omniretail.sourcing import service as sourcing
 
 
 @dataclass(frozen=True)
@@ -102,28 +104,52 @@ def candidate_rows(session: Session, product_ids: Iterable[int]) -> list[Any]:
                StockLevel.on_hand > StockLevel.reserved + StockLevel.expired)).all()
 
 
-def plan(how: Fulfilment, demand: dict[str, int], product_ids: dict[str, int], candidates: Iterable[Any] = ()
-         ) -> list[reservations.Line]:
-    """Where each SKU of `demand` is reserved: the order's store, or for a delivery the locations `routing`
-    chooses among `candidates` (rows as `candidate_rows` reads them)."""
-    if how.location is not None:
-        return [reservations.Line(how.location.id, sku, quantity) for sku, quantity in demand.items()]
-    address = how.address or {}
+@dataclass(frozen=True)
+class Plan:
+    lines: list[reservations.Line]
+    decision: Any = None  # the sourcing decision of a delivery sourced by cost
+
+
+def destination(address: dict[str, Any]) -> tuple[float, float] | None:
+    """Where a delivery goes: the address's coordinates, else its city's."""
     lat, lon = address.get("lat"), address.get("lon")
+    if isinstance(lat, int | float) and isinstance(lon, int | float):
+        return float(lat), float(lon)
+    city = address.get("city")
+    country = address.get("country")
+    return city_coordinates(city, country if isinstance(country, str) else None) if isinstance(city, str) else None
+
+
+def plan(how: Fulfilment, demand: dict[str, int], product_ids: dict[str, int], candidates: Iterable[Any] = (), *,
+         channel: str = "web", settings: Settings | None = None) -> Plan:
+    """Where each SKU of `demand` is reserved: the order's store; for a delivery, where the sourcing engine
+    (the channel's policy) sends it from, among `candidates` (rows as `candidate_rows` reads them); an address
+    nobody can place on a map falls back to `routing`'s rule."""
+    if how.location is not None:
+        return Plan([reservations.Line(how.location.id, sku, quantity) for sku, quantity in demand.items()])
+    rows = list(candidates)
+    point = destination(how.address or {})
+    if point is not None:
+        decision = sourcing.source_delivery(demand=demand, product_ids=product_ids, candidates=rows, lat=point[0],
+                                            lon=point[1], channel=channel, settings=settings or get_settings())
+        if decision.unfilled:
+            skus = {pid: sku for sku, pid in product_ids.items()}
+            network = sourcing.network_of(rows, skus)
+            raise NetworkShort([{"sku": sku, "requested": demand[sku], "available": network.total_available(sku)}
+                                for sku in demand if decision.unfilled.get(sku)])
+        return Plan([reservations.Line(p.location_id, p.sku, p.quantity) for p in decision.picks], decision)
     skus = {pid: sku for sku, pid in product_ids.items()}
     found_at: dict[str, routing.Candidate] = {}
-    for row in candidates:
+    for row in rows:
         safety = row.safety_stock if row.safety_stock is not None else row.default_safety
         units = allocation.available(on_hand=row.on_hand, reserved=row.reserved, expired=row.expired,
                                      safety_stock=safety or 0)
         found = found_at.get(row.location_id)
         if found is None:
-            distance = haversine_km(float(lat), float(lon), row.lat, row.lon) \
-                if isinstance(lat, float) and isinstance(lon, float) else None
-            found = found_at[row.location_id] = routing.Candidate(row.location_id, distance,
+            found = found_at[row.location_id] = routing.Candidate(row.location_id, None,
                                                                   0 if row.type == "warehouse" else 1, {})
         found.available[skus[row.product_id]] = units
     chosen = routing.plan_delivery(demand, list(found_at.values()))
     if chosen.short:
         raise NetworkShort(chosen.short)
-    return [reservations.Line(location_id, sku, quantity) for location_id, sku, quantity in chosen.lines]
+    return Plan([reservations.Line(location_id, sku, quantity) for location_id, sku, quantity in chosen.lines])

@@ -35,6 +35,8 @@ from omniretail.orders import history, inspection, placement, states
 from omniretail.orders.facts import gather, remember_verified
 from omniretail.orders.models import Order, OrderEvent, OrderItem
 from omniretail.orders.schemas import FulfilmentIn, PaymentIn
+from omniretail.sourcing import service as sourcing
+from omniretail.sourcing.models import SourcingDecision
 
 MAX_LINES = 200
 
@@ -100,6 +102,8 @@ def place(session: Session, *, actor: Actor, channel: str, customer_id: int, lin
     session.flush()
     rows = draft.item_rows(order.id)
     session.execute(insert(OrderItem.__table__), rows)
+    if draft.decision is not None:
+        session.execute(insert(SourcingDecision.__table__), draft.decision_rows(order.id, now))
     history.record(session, actor=actor, order=order, steps=draft.steps, channel=channel, units=draft.units,
                    created=draft.created)
     made = reservations.reserve(session, actor=stock_actor(actor), lines=draft.plan, owner_type="order",
@@ -130,6 +134,10 @@ class Draft:
     plan: list[reservations.Line]
     units: int
     created: dict[str, Any]
+    decision: Any = None  # the sourcing decision of a delivery sourced by cost
+
+    def decision_rows(self, order_id: int, now: datetime) -> list[dict[str, Any]]:
+        return [sourcing.decision_row(order_id, self.decision, now)] if self.decision is not None else []
 
     def item_rows(self, order_id: int) -> list[dict[str, Any]]:
         return [{"order_id": order_id, "line_no": n, "product_id": product.id, "sku": product.sku,
@@ -154,7 +162,8 @@ def decide(*, actor: Actor, channel: str, customer_id: int, items: list[tuple[Or
         if quantity > MAX_QUANTITY:
             raise Invalid(f"At most {MAX_QUANTITY} units of {sku} in one order", field="lines",
                           code="invalid_quantity")
-    plan = placement.plan(how, demand, {p.sku: p.id for _, p in items}, candidates)
+    placed = placement.plan(how, demand, {p.sku: p.id for _, p in items}, candidates, channel=channel,
+                            settings=settings)
     quantities = [(product.sku, line.quantity) for line, product in items]
     if how.type == "in_store":
         reasons: list[inspection.HoldReason] = []
@@ -171,8 +180,8 @@ def decide(*, actor: Actor, channel: str, customer_id: int, items: list[tuple[Or
                   total_minor=total, currency=currency, hold_reasons=[asdict(r) for r in reasons],
                   lines_key=inspection.lines_key(quantities), cart_id=cart_id, actor=actor.name,
                   created_at=now, updated_at=now)
-    return Draft(order, items, steps, plan, sum(q for _, q in quantities),
-                 {"lines": [{"sku": s, "quantity": q} for s, q in quantities], "cart_id": cart_id})
+    return Draft(order, items, steps, placed.lines, sum(q for _, q in quantities),
+                 {"lines": [{"sku": s, "quantity": q} for s, q in quantities], "cart_id": cart_id}, placed.decision)
 
 
 def _customer(session: Session, actor: Actor, customer_id: int) -> Profile:
