@@ -18,7 +18,7 @@ from omniretail.core.security import SYSTEM, Actor, Role
 from omniretail.customers.models import Profile
 from omniretail.fulfilment import attribution, picking, returns, service
 from omniretail.fulfilment.models import Fulfilment, SalesCredit
-from omniretail.inventory import atp
+from omniretail.inventory import atp, transfers
 from omniretail.inventory import service as inventory
 from omniretail.inventory.invariants import stock_violations
 from omniretail.inventory.models import LedgerEntry, Reservation
@@ -32,6 +32,7 @@ from omniretail.orders.schemas import DeliveryAddressIn, FulfilmentIn, PaymentIn
 
 SETTINGS = Settings(secret_key="x" * 20)
 PAID = PaymentIn(status="authorised", method="card")
+TRANSFERABLE = FulfilmentIn(type="pickup", location_id="store-a", allow_transfer=True)
 # Near store-b (Göttingen), far from store-a (Kassel) and the warehouse (Hanover).
 HOME = DeliveryAddressIn(name="Ada Meyer", line1="Weender Str. 5", city="Göttingen", postcode="37073", country="DE",
                          phone="0551 123456", lat=51.54, lon=9.93)
@@ -342,3 +343,52 @@ def test_reservations_of_a_released_order_are_its_fulfilment_lines(shop):
         held = {r.id for r in s.scalars(select(Reservation).where(Reservation.owner_id == str(order_id)))}
         lined = {ln.reservation_id for f in service.fulfilments_of(s, order_id) for ln in service.lines_of(s, f.id)}
     assert held == lined and len(held) == 2
+
+
+def test_a_pickup_the_store_cannot_fill_waits_for_a_transfer_from_the_nearest_location(shop):
+    order_id = place(shop, [("MILK", 8)], TRANSFERABLE)  # store-a holds 5
+    assert level(shop, "store-a", "MILK") == (5, 5)
+    assert level(shop, "store-b", "MILK") == (4, 3)  # Göttingen is nearer Kassel than the Hanover warehouse
+
+    made = release(shop, order_id)
+    with shop.read() as s:
+        found = {f.status: f for f in service.fulfilments_of(s, order_id)}
+        transfer_id = found["awaiting_transfer"].transfer_id
+        assert [(loc, kind) for _, loc, kind in made] == [("store-a", "pickup"), ("store-a", "pickup")]
+        assert set(found) == {"created", "awaiting_transfer"}
+    assert level(shop, "store-b", "MILK") == (4, 3)  # now held for the transfer
+    with shop.write() as s:
+        assert service.arrivals(s, actor=SYSTEM) == []
+        transfers.pick(s, actor=SYSTEM, transfer_id=transfer_id)
+        transfers.ship(s, actor=SYSTEM, transfer_id=transfer_id)
+        transfers.receive(s, actor=SYSTEM, transfer_id=transfer_id)
+    with shop.write() as s:
+        assert service.arrivals(s, actor=SYSTEM) == [found["awaiting_transfer"].id]
+    assert level(shop, "store-a", "MILK") == (8, 8)
+    codes = []
+    with shop.write() as s:
+        for f in service.fulfilments_of(s, order_id):
+            service.start_picking(s, actor=ASSOCIATE_A, fulfilment_id=f.id)
+            codes.append(service.ready(s, actor=ASSOCIATE_A, fulfilment_id=f.id).pickup_code)
+    assert status(shop, order_id) == "ready_for_pickup"
+    with shop.write() as s:
+        for code in codes:
+            service.collect(s, actor=ASSOCIATE_A, code=code)
+    assert status(shop, order_id) == "completed"
+    assert level(shop, "store-a", "MILK") == (0, 0)
+
+
+def test_cancelling_a_pickup_waiting_for_a_transfer_cancels_the_transfer(shop):
+    order_id = place(shop, [("MILK", 7)], TRANSFERABLE)
+    release(shop, order_id)
+    with shop.write() as s:
+        orders.cancel_order(s, actor=SYSTEM, order_id=order_id, reason="changed mind")
+    assert level(shop, "store-b", "MILK") == (4, 0)
+    assert level(shop, "store-a", "MILK") == (5, 0)
+
+
+def test_a_pickup_the_store_cannot_fill_is_refused_unless_the_customer_accepts_a_transfer(shop):
+    with pytest.raises(DomainError) as refused:
+        place(shop, [("MILK", 8)])
+    assert refused.value.code == "insufficient_stock"
+    assert level(shop, "store-b", "MILK") == (4, 0)

@@ -26,8 +26,8 @@ from omniretail.core.outbox import Event, emit
 from omniretail.core.security import Actor, Role
 from omniretail.fulfilment import attribution, states
 from omniretail.fulfilment.models import Fulfilment, FulfilmentLine
-from omniretail.inventory import reservations
-from omniretail.inventory.models import Reservation
+from omniretail.inventory import reservations, transfers
+from omniretail.inventory.models import Reservation, Transfer
 from omniretail.inventory.service import Cause
 from omniretail.locations.models import Location
 from omniretail.orders import service as orders
@@ -118,7 +118,10 @@ def release(session: Session, *, actor: Actor, order_id: int) -> list[Fulfilment
     skus = orders_skus(session, order.id)
     now = utcnow()
     for location_id, reserved in sorted(by_location.items()):
-        kind = "pickup" if order.fulfilment_type == "pickup" and location_id == order.location_id else "delivery"
+        if order.fulfilment_type == "pickup" and location_id != order.location_id:
+            made.append(_transfer_to_pickup(session, actor, order, location_id, reserved, skus))
+            continue
+        kind = "pickup" if order.fulfilment_type == "pickup" else "delivery"
         fulfilment = Fulfilment(order_id=order.id, location_id=location_id, kind=kind, status=states.CREATED,
                                 created_at=now, updated_at=now)
         session.add(fulfilment)
@@ -126,11 +129,54 @@ def release(session: Session, *, actor: Actor, order_id: int) -> list[Fulfilment
         session.add_all([FulfilmentLine(fulfilment_id=fulfilment.id, product_id=r.product_id, sku=skus[r.product_id],
                                         quantity=r.quantity, reservation_id=r.id) for r in reserved])
         announce(session, actor, fulfilment, states.CREATED,
-               {"lines": [{"sku": skus[r.product_id], "quantity": r.quantity} for r in reserved]})
+                 {"lines": [{"sku": skus[r.product_id], "quantity": r.quantity} for r in reserved]})
         made.append(fulfilment)
     attribution.credit_sale(session, order)
     orders.move_order(session, actor=actor, order=order, target="in_fulfilment", reason="released to fulfilment")
     return made
+
+
+def _transfer_to_pickup(session: Session, actor: Actor, order: Order, source: str, reserved: list[Reservation],
+                        skus: dict[int, str]) -> Fulfilment:
+    """Units of a pickup held elsewhere travel to the pickup store first: the order's reservation there becomes
+    the transfer's, and the pickup waits for the transfer to arrive (`arrivals`)."""
+    stock = orders.stock_actor(actor)
+    for reservation in reserved:
+        reservations.release(session, actor=stock, reservation_id=reservation.id,
+                             reason=f"order {order.id}: transferred to {order.location_id} for pickup")
+    transfer = transfers.request(session, actor=stock, from_location_id=source, to_location_id=order.location_id,
+                                 lines=[(skus[r.product_id], r.quantity) for r in reserved],
+                                 reason=f"pickup of order {order.id}")
+    now = utcnow()
+    fulfilment = Fulfilment(order_id=order.id, location_id=order.location_id, kind="pickup",
+                            status=states.AWAITING_TRANSFER, transfer_id=transfer.id, created_at=now, updated_at=now)
+    session.add(fulfilment)
+    session.flush()
+    session.add_all([FulfilmentLine(fulfilment_id=fulfilment.id, product_id=r.product_id, sku=skus[r.product_id],
+                                    quantity=r.quantity) for r in reserved])
+    announce(session, actor, fulfilment, states.AWAITING_TRANSFER, {
+        "transfer_id": transfer.id, "from_location_id": source,
+        "lines": [{"sku": skus[r.product_id], "quantity": r.quantity} for r in reserved]})
+    return fulfilment
+
+
+def arrivals(session: Session, *, actor: Actor) -> list[int]:
+    """Pickups whose transfer was received: their units are reserved for the order at the store and the
+    pickup can be picked. Returns the fulfilments that became pickable."""
+    waiting = list(session.scalars(
+        select(Fulfilment).join(Transfer, Transfer.id == Fulfilment.transfer_id)
+        .where(Fulfilment.status == states.AWAITING_TRANSFER, Transfer.status == "received")
+        .order_by(Fulfilment.id).with_for_update(of=Fulfilment)))
+    for fulfilment in waiting:
+        lines = lines_of(session, fulfilment.id)
+        made = reservations.reserve(session, actor=orders.stock_actor(actor), owner_type="order",
+                                    owner_id=str(fulfilment.order_id), reason=f"order {fulfilment.order_id} pickup",
+                                    lines=[reservations.Line(fulfilment.location_id, x.sku, x.quantity)
+                                           for x in lines])
+        for line, reservation in zip(lines, made, strict=True):
+            line.reservation_id = reservation.id
+        move(session, actor, fulfilment, states.CREATED, {"transfer_id": fulfilment.transfer_id})
+    return [f.id for f in waiting]
 
 
 def orders_skus(session: Session, order_id: int) -> dict[int, str]:
@@ -260,12 +306,22 @@ def _cancel_fulfilments(session: Session, actor: Actor, order: Order) -> None:
     units already)."""
     for fulfilment in fulfilments_of(session, order.id):
         if states.CANCELLED in states.TRANSITIONS[fulfilment.status]:
+            if fulfilment.status == states.AWAITING_TRANSFER and fulfilment.transfer_id is not None:
+                transfer = session.get(Transfer, fulfilment.transfer_id)
+                if transfer is not None and transfer.status in ("requested", "picked"):
+                    transfers.cancel(session, actor=orders.stock_actor(actor), transfer_id=transfer.id,
+                                     reason=f"order {order.id} cancelled")
             move(session, actor, fulfilment, states.CANCELLED)
 
 
 def _release_job(db: Database) -> int:
     with db.write() as session:
         return len(release_due(session, actor=WORKER))
+
+
+def _arrivals_job(db: Database) -> int:
+    with db.write() as session:
+        return len(arrivals(session, actor=WORKER))
 
 
 def _expiry_job(db: Database) -> int:
@@ -275,4 +331,5 @@ def _expiry_job(db: Database) -> int:
 
 orders.CANCEL_HOOKS.append(_cancel_fulfilments)
 register_job("fulfilment.release", _release_job, every_seconds=RELEASE_SECONDS)
+register_job("fulfilment.arrivals", _arrivals_job, every_seconds=RELEASE_SECONDS)
 register_job("fulfilment.expire_pickups", _expiry_job, every_seconds=EXPIRY_SECONDS)

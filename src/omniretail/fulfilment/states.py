@@ -44,18 +44,19 @@ def check_move(kind: str, current: str, target: str) -> None:
 
 
 def order_status(statuses: Iterable[str]) -> str | None:
-    """What an order's fulfilments make of it: completed when every unit left, partially shipped when some did,
-    ready for pickup when every pickup waits at the counter, cancelled when its pickups expired uncollected,
-    else in fulfilment; None for an order without live fulfilments."""
+    """What an order's fulfilments make of it: completed when every unit left, cancelled when its pickups
+    expired uncollected, ready for pickup when all the rest waits at the counter, partially shipped when some
+    units left, else in fulfilment; None for an order without live fulfilments."""
     live = [s for s in statuses if s != CANCELLED]
     if not live:
         return None
     if all(s in GONE for s in live):
         return "completed"
-    if any(s in GONE for s in live):
-        return "partially_shipped"
     if all(s == EXPIRED for s in live):
         return "cancelled"
-    if all(s in (READY, EXPIRED) for s in live):
+    waiting = [s for s in live if s not in GONE and s != EXPIRED]
+    if all(s == READY for s in waiting):
         return "ready_for_pickup"
+    if any(s in GONE for s in live):
+        return "partially_shipped"
     return "in_fulfilment"

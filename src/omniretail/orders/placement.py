@@ -30,6 +30,7 @@ class Fulfilment:
     location: Any  # the Location (or a row with its id, name, pickup and active), None for a delivery
     address: dict[str, object] | None
     origin_location_id: str | None
+    allow_transfer: bool = False  # a pickup the store cannot fill may wait for a transfer
 
 
 #: Finds a location by id or raises `unknown_location` naming the field (`locations.service.get_location`).
@@ -74,7 +75,7 @@ def fulfilment_of(locate: Locate, actor: Actor, fulfilment: FulfilmentIn, paymen
                           field="payment.status", code="payment_not_captured")
         actor.require_location(location.id)
         origin_location_id = origin_location_id or location.id
-    return Fulfilment(kind, location, None, origin_location_id)
+    return Fulfilment(kind, location, None, origin_location_id, kind == "pickup" and fulfilment.allow_transfer)
 
 
 def _address(fulfilment: FulfilmentIn) -> dict[str, object]:
@@ -90,17 +91,17 @@ def _address(fulfilment: FulfilmentIn) -> dict[str, object]:
     return fields
 
 
-def candidate_rows(session: Session, product_ids: Iterable[int]) -> list[Any]:
+def candidate_rows(session: Session, product_ids: Iterable[int], *, transfers: bool = False) -> list[Any]:
     """The levels a delivery may be sent from: active warehouses and ship-from-store stores holding some of the
     products (`location_id`, `product_id`, `on_hand`, `reserved`, `expired`, `safety_stock`, `default_safety`,
-    `type`, `lat`, `lon`)."""
+    `type`, `lat`, `lon`); with `transfers`, every active location (what may be transferred to a pickup store)."""
+    sends = or_(Location.type == "warehouse", and_(Location.type == "store", Location.ship_from_store))
     return session.execute(
         select(StockLevel.location_id, StockLevel.product_id, StockLevel.on_hand, StockLevel.reserved,
                StockLevel.expired, StockLevel.safety_stock, Location.safety_stock.label("default_safety"),
                Location.type, Location.lat, Location.lon)
         .join(Location, Location.id == StockLevel.location_id)
-        .where(StockLevel.product_id.in_(list(product_ids)), Location.active,
-               or_(Location.type == "warehouse", and_(Location.type == "store", Location.ship_from_store)),
+        .where(StockLevel.product_id.in_(list(product_ids)), Location.active, True if transfers else sends,
                StockLevel.on_hand > StockLevel.reserved + StockLevel.expired)).all()
 
 
@@ -108,6 +109,32 @@ def candidate_rows(session: Session, product_ids: Iterable[int]) -> list[Any]:
 class Plan:
     lines: list[reservations.Line]
     decision: Any = None  # the sourcing decision of a delivery sourced by cost
+
+
+def _pickup_with_transfers(how: Fulfilment, demand: dict[str, int], product_ids: dict[str, int], rows: list[Any],
+                           channel: str, settings: Settings) -> Plan:
+    """A pickup the store cannot fill from its own shelves: what it has is reserved there, the rest where the
+    sourcing engine finds it nearest the store, to be transferred there before the pickup is ready."""
+    store = how.location
+    skus = {pid: sku for sku, pid in product_ids.items()}
+    here = {skus[r.product_id]: allocation.available(
+        on_hand=r.on_hand, reserved=r.reserved, expired=r.expired,
+        safety_stock=(r.safety_stock if r.safety_stock is not None else r.default_safety) or 0)
+        for r in rows if r.location_id == store.id}
+    lines = [reservations.Line(store.id, sku, min(units, here.get(sku, 0))) for sku, units in demand.items()
+             if here.get(sku, 0) > 0]
+    missing = {sku: units - here.get(sku, 0) for sku, units in demand.items() if units > here.get(sku, 0)}
+    if not missing:
+        return Plan(lines)
+    elsewhere = [r for r in rows if r.location_id != store.id]
+    decision = sourcing.source_delivery(demand=missing, product_ids=product_ids, candidates=elsewhere,
+                                        lat=float(store.lat), lon=float(store.lon), channel=channel,
+                                        settings=settings)
+    if decision.unfilled:
+        network = sourcing.network_of(rows, skus)
+        raise NetworkShort([{"sku": sku, "requested": demand[sku], "available": network.total_available(sku)}
+                            for sku in demand if decision.unfilled.get(sku)])
+    return Plan(lines + [reservations.Line(p.location_id, p.sku, p.quantity) for p in decision.picks], decision)
 
 
 def destination(address: dict[str, Any]) -> tuple[float, float] | None:
@@ -125,9 +152,11 @@ def plan(how: Fulfilment, demand: dict[str, int], product_ids: dict[str, int], c
     """Where each SKU of `demand` is reserved: the order's store; for a delivery, where the sourcing engine
     (the channel's policy) sends it from, among `candidates` (rows as `candidate_rows` reads them); an address
     nobody can place on a map falls back to `routing`'s rule."""
-    if how.location is not None:
-        return Plan([reservations.Line(how.location.id, sku, quantity) for sku, quantity in demand.items()])
     rows = list(candidates)
+    if how.location is not None:
+        if how.type == "pickup" and how.allow_transfer and rows:
+            return _pickup_with_transfers(how, demand, product_ids, rows, channel, settings or get_settings())
+        return Plan([reservations.Line(how.location.id, sku, quantity) for sku, quantity in demand.items()])
     point = destination(how.address or {})
     if point is not None:
         decision = sourcing.source_delivery(demand=demand, product_ids=product_ids, candidates=rows, lat=point[0],

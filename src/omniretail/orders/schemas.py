@@ -42,6 +42,10 @@ class FulfilmentIn(BaseModel):
                                              "till (recorded as a completed order, stock taken at that store)")
     location_id: str | None = Field(default=None, max_length=64, description="The pickup store or the till's store")
     address: DeliveryAddressIn | None = Field(default=None, description="Required for delivery")
+    allow_transfer: bool = Field(default=False, description=(
+        "Pickup: the customer accepts to wait when the store lacks units; they are reserved where the sourcing "
+        "engine finds them nearest the store and transferred there before the pickup is ready (without it, a "
+        "store short of units refuses: 409 `insufficient_stock`)"))
 
 
 class PaymentIn(BaseModel):

@@ -92,7 +92,8 @@ def place(session: Session, *, actor: Actor, channel: str, customer_id: int, lin
     items = line_items(lines, channel, products, lambda code, field: check_channel(session, code, field=field))
     how = placement.fulfilment_of(placement.locator(session), actor, fulfilment, payment, origin_location_id)
     product_ids = {p.sku: p.id for _, p in items}
-    candidates = placement.candidate_rows(session, product_ids.values()) if how.location is None else []
+    candidates = placement.candidate_rows(session, product_ids.values(), transfers=how.allow_transfer) \
+        if how.location is None or how.allow_transfer else []
     now = utcnow()
     draft = decide(actor=actor, channel=channel, customer_id=profile.id, items=items, how=how, payment=payment,
                    candidates=candidates, cart_id=cart_id, settings=settings or get_settings(), now=now,
