@@ -110,27 +110,7 @@ def release(session: Session, *, actor: Actor, order_id: int) -> list[Fulfilment
     if order.status != CONFIRMED:
         raise Conflict(f"Order {order.id} is {order.status.replace('_', ' ')}; only confirmed orders are released",
                        code="order_not_confirmed", status=order.status)
-    held = [r for r in reservations.reservations_of(session, owner_type="order", owner_id=str(order.id))
-            if r.status == "active"]
-    by_location: dict[str, list[Reservation]] = defaultdict(list)
-    for reservation in held:
-        by_location[reservation.location_id].append(reservation)
-    skus = orders_skus(session, order.id)
-    now = utcnow()
-    for location_id, reserved in sorted(by_location.items()):
-        if order.fulfilment_type == "pickup" and location_id != order.location_id:
-            made.append(_transfer_to_pickup(session, actor, order, location_id, reserved, skus))
-            continue
-        kind = "pickup" if order.fulfilment_type == "pickup" else "delivery"
-        fulfilment = Fulfilment(order_id=order.id, location_id=location_id, kind=kind, status=states.CREATED,
-                                created_at=now, updated_at=now)
-        session.add(fulfilment)
-        session.flush()
-        session.add_all([FulfilmentLine(fulfilment_id=fulfilment.id, product_id=r.product_id, sku=skus[r.product_id],
-                                        quantity=r.quantity, reservation_id=r.id) for r in reserved])
-        announce(session, actor, fulfilment, states.CREATED,
-                 {"lines": [{"sku": skus[r.product_id], "quantity": r.quantity} for r in reserved]})
-        made.append(fulfilment)
+    made = _make_fulfilments(session, actor, order)
     attribution.credit_sale(session, order)
     orders.move_order(session, actor=actor, order=order, target="in_fulfilment", reason="released to fulfilment")
     return made
@@ -177,6 +157,42 @@ def arrivals(session: Session, *, actor: Actor) -> list[int]:
             line.reservation_id = reservation.id
         move(session, actor, fulfilment, states.CREATED, {"transfer_id": fulfilment.transfer_id})
     return [f.id for f in waiting]
+
+
+def _make_fulfilments(session: Session, actor: Actor, order: Order) -> list[Fulfilment]:
+    """One fulfilment per location holding the order's active reservations (a pickup's elsewhere: a transfer)."""
+    made: list[Fulfilment] = []
+    held = [r for r in reservations.reservations_of(session, owner_type="order", owner_id=str(order.id))
+            if r.status == "active"]
+    by_location: dict[str, list[Reservation]] = defaultdict(list)
+    for reservation in held:
+        by_location[reservation.location_id].append(reservation)
+    skus = orders_skus(session, order.id)
+    now = utcnow()
+    for location_id, reserved in sorted(by_location.items()):
+        if order.fulfilment_type == "pickup" and location_id != order.location_id:
+            made.append(_transfer_to_pickup(session, actor, order, location_id, reserved, skus))
+            continue
+        kind = "pickup" if order.fulfilment_type == "pickup" else "delivery"
+        fulfilment = Fulfilment(order_id=order.id, location_id=location_id, kind=kind, status=states.CREATED,
+                                created_at=now, updated_at=now)
+        session.add(fulfilment)
+        session.flush()
+        session.add_all([FulfilmentLine(fulfilment_id=fulfilment.id, product_id=r.product_id, sku=skus[r.product_id],
+                                        quantity=r.quantity, reservation_id=r.id) for r in reserved])
+        announce(session, actor, fulfilment, states.CREATED,
+                 {"lines": [{"sku": skus[r.product_id], "quantity": r.quantity} for r in reserved]})
+        made.append(fulfilment)
+    return made
+
+
+def replace_unpicked(session: Session, *, actor: Actor, order: Order) -> list[Fulfilment]:
+    """After the order's units were reserved elsewhere (re-sourcing): its fulfilments not yet started are
+    cancelled and made again from where its units are now."""
+    for fulfilment in fulfilments_of(session, order.id):
+        if fulfilment.status == states.CREATED:
+            move(session, actor, fulfilment, states.CANCELLED, {"reason": "re-sourced"})
+    return _make_fulfilments(session, actor, order)
 
 
 def orders_skus(session: Session, order_id: int) -> dict[int, str]:

@@ -91,10 +91,12 @@ def _address(fulfilment: FulfilmentIn) -> dict[str, object]:
     return fields
 
 
-def candidate_rows(session: Session, product_ids: Iterable[int], *, transfers: bool = False) -> list[Any]:
+def candidate_rows(session: Session, product_ids: Iterable[int], *, transfers: bool = False,
+                   include_empty: bool = False) -> list[Any]:
     """The levels a delivery may be sent from: active warehouses and ship-from-store stores holding some of the
     products (`location_id`, `product_id`, `on_hand`, `reserved`, `expired`, `safety_stock`, `default_safety`,
-    `type`, `lat`, `lon`); with `transfers`, every active location (what may be transferred to a pickup store)."""
+    `type`, `lat`, `lon`); with `transfers`, every active location (what may be transferred to a pickup store);
+    with `include_empty`, also levels whose units are all reserved (a re-sourcing adds its own back)."""
     sends = or_(Location.type == "warehouse", and_(Location.type == "store", Location.ship_from_store))
     return session.execute(
         select(StockLevel.location_id, StockLevel.product_id, StockLevel.on_hand, StockLevel.reserved,
@@ -102,7 +104,8 @@ def candidate_rows(session: Session, product_ids: Iterable[int], *, transfers: b
                Location.type, Location.lat, Location.lon)
         .join(Location, Location.id == StockLevel.location_id)
         .where(StockLevel.product_id.in_(list(product_ids)), Location.active, True if transfers else sends,
-               StockLevel.on_hand > StockLevel.reserved + StockLevel.expired)).all()
+               StockLevel.on_hand > (StockLevel.expired if include_empty else StockLevel.reserved + StockLevel.expired))
+    ).all()
 
 
 @dataclass(frozen=True)

@@ -36,3 +36,34 @@ def instance(locations: Annotated[int, typer.Option(min=1, help="Fulfilment loca
     write_instance(document, output)
     err.print(f"{len(document['locations'])} locations, {len(document['orders']):,} orders, {skus:,} SKUs "
               f"({capacity} capacity) written to {output}")
+
+
+@sourcing_app.command("rebatch")
+def rebatch_command(hours: Annotated[float, typer.Option(min=0.01, help="Orders placed this many hours back")] = 24,
+                    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only, move nothing")] = False,
+                    output: Annotated[Path | None, typer.Option(help="Also write the report as JSON")] = None
+                    ) -> None:
+    """Re-source the confirmed, not yet picked delivery orders of the window together (capacity and stock
+    shared) and move them if that costs less; print the cost and splits saved."""
+    import json
+    from datetime import timedelta
+
+    import omniretail.models  # noqa: F401  (every table)
+    from omniretail.core.clock import utcnow
+    from omniretail.core.config import get_settings
+    from omniretail.core.db import Database
+    from omniretail.core.security import cli_actor
+    from omniretail.sourcing.rebatch import rebatch
+
+    settings = get_settings()
+    db = Database(settings.database_url)
+    with db.write() as s:
+        report = rebatch(s, actor=cli_actor(), since=utcnow() - timedelta(hours=hours), settings=settings,
+                         apply=not dry_run).to_dict()
+    typer.echo(f"{report['orders']} order(s) re-sourced together; {report['moved']} would move"
+               if dry_run else f"{report['orders']} order(s) re-sourced together; {report['moved']} moved")
+    typer.echo(f"cost {report['cost_before']} -> {report['cost_after']} (saved {report['saved']}); splits "
+               f"{report['splits_before']} -> {report['splits_after']}; packages {report['packages_before']} -> "
+               f"{report['packages_after']}")
+    if output is not None:
+        output.write_text(json.dumps(report, indent=2))
