@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from omniretail.bench.common import free_port
+from omniretail.client import Client
 from omniretail.core.errors import PROBLEM_JSON
 
 TEST_SECRET = "a-long-enough-test-secret"
@@ -53,3 +54,11 @@ def served(database_url: str, *options: str) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def api_client(server: str | httpx.Client, key: str) -> Client:
+    """The typed client (`omniretail.client`) as `key`, for a served base URL or a `TestClient` (the app in-process,
+    which then stays the caller's to close)."""
+    if isinstance(server, str):
+        return Client(server, key)
+    return Client(key=key, http=server)

@@ -17,10 +17,12 @@ from omniretail.core.config import Settings, get_settings
 from omniretail.core.db import Database
 from omniretail.core.http import install_error_handlers
 from omniretail.core.middleware import NulGuard
+from omniretail.core.openapi import document_idempotency
 from omniretail.customers.api import router as customers_router
 from omniretail.customers.privacy_api import router as customer_privacy_router
 from omniretail.fulfilment.api import router as fulfilment_router
 from omniretail.integration.api import router as webhooks_router
+from omniretail.integration.pos_api import router as pos_router
 from omniretail.inventory.api import router as inventory_router
 from omniretail.inventory.transfer_api import router as transfers_router
 from omniretail.keys.api import router as keys_router
@@ -56,9 +58,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db or Database(settings.database_url, echo=settings.sql_echo)
     install_error_handlers(app)
     app.add_middleware(NulGuard)
-    for router in (system_router, catalog_router, locations_router, inventory_router, transfers_router, channels_router,
-                   customers_router, customer_privacy_router, carts_router, orders_router, sourcing_router,
-                   fulfilment_router, loyalty_router, keys_router, webhooks_router, pages_router):
+    routers = (system_router, catalog_router, locations_router, inventory_router, transfers_router, channels_router,
+               customers_router, customer_privacy_router, carts_router, orders_router, sourcing_router,
+               fulfilment_router, loyalty_router, keys_router, webhooks_router, pos_router, pages_router)
+    for router in routers:
         app.include_router(router)
+    document_idempotency(app, routers)
     return app
 

@@ -1,4 +1,4 @@
-"""The `omniretail` command: serve, demo, db, keys, import, export, bench, check."""
+"""The `omniretail` command: serve, demo, db, keys, import, export, bench, check, pos."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from rich.table import Table
 from omniretail.core.config import InsecureSettings, Settings, get_settings
 from omniretail.core.db import Database
 from omniretail.fulfilment.commands import fulfilment_app
+from omniretail.integration.pos_commands import pos_app
 from omniretail.sourcing.commands import sourcing_app
 
 app = typer.Typer(help="omniretail: one retailer, every channel.", no_args_is_help=True, add_completion=False)
@@ -26,6 +27,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(customers_app, name="customers")
 app.add_typer(sourcing_app, name="sourcing")
 app.add_typer(fulfilment_app, name="fulfilment")
+app.add_typer(pos_app, name="pos")
 
 err = Console(stderr=True)
 out = Console()

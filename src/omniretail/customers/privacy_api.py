@@ -59,7 +59,8 @@ def record_consents(customer_id: RowId, body: ConsentsIn, db: DB, actor: StaffOr
         return ConsentList(customer_id=profile.id, items=[_consent_out(c) for c in rows])
 
 
-@router.get("/export", responses={200: {"description": "Everything held on the person, as JSON"}})
+@router.get("/export", responses={200: {"description": "Everything held on the person, as JSON", "content": {
+    "application/json": {"schema": {"type": "object", "additionalProperties": True}}}}})
 def export(customer_id: RowId, db: DB, actor: Exporter) -> JSONResponse:
     """Export everything held on the person (profile, merged profiles, identities, addresses, consents, loyalty,
     merges, timeline) as one JSON document."""
