@@ -13,6 +13,7 @@ from omniretail.catalog.models import Product, ProductTerm, SearchTerm
 from omniretail.catalog.search import static_rank
 from omniretail.core.models import ApiKey
 from omniretail.customers.invariants import customer_violations
+from omniretail.fulfilment.invariants import fulfilment_violations
 from omniretail.inventory.invariants import stock_violations
 from omniretail.locations.models import Location
 from omniretail.loyalty.invariants import ledger_violations
@@ -100,6 +101,14 @@ def orders_are_consistent(session: Session) -> Check:
     return "orders", True, "open orders hold exactly their lines reserved, finished ones nothing; totals add up"
 
 
+def fulfilments_are_consistent(session: Session) -> Check:
+    problems = fulfilment_violations(session)
+    if problems:
+        return "fulfilment", False, f"{len(problems)} violation(s): " + "; ".join(problems[:5])
+    return "fulfilment", True, "open fulfilments hold their lines reserved, finished ones nothing; no return " \
+                               "exceeds what was bought"
+
+
 def run_checks(session: Session) -> Iterator[Check]:
     yield search_index_matches_products(session)
     yield vocabulary_covers_index(session)
@@ -109,3 +118,4 @@ def run_checks(session: Session) -> Iterator[Check]:
     yield customers_are_consistent(session)
     yield points_are_consistent(session)
     yield orders_are_consistent(session)
+    yield fulfilments_are_consistent(session)

@@ -17,6 +17,7 @@ from omniretail.core.models import OutboxEvent
 from omniretail.core.security import SYSTEM, Actor, Role
 from omniretail.customers.models import Profile
 from omniretail.fulfilment import attribution, picking, returns, service
+from omniretail.fulfilment.invariants import fulfilment_violations
 from omniretail.fulfilment.models import Fulfilment, SalesCredit
 from omniretail.inventory import atp, transfers
 from omniretail.inventory import service as inventory
@@ -66,6 +67,7 @@ def shop(db):
     with db.read() as s:
         assert stock_violations(s) == []
         assert order_violations(s) == []
+        assert fulfilment_violations(s) == []
 
 
 def place(db, lines, fulfilment=None, payment=PAID):
