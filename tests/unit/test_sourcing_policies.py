@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from omniretail.sourcing.greedy import source_nearest
 from omniretail.sourcing.optimizer import (
     POLICIES,
     CostModel,
@@ -16,6 +17,7 @@ from omniretail.sourcing.optimizer import (
     source_batch,
     source_sequence,
 )
+from omniretail.sourcing.problem import build_problem
 
 
 def delivery(lines, lat=0.0, lon=0.0, id_="o1"):
@@ -30,6 +32,15 @@ def test_the_nearest_location_holding_everything_ships_the_whole_order_alone():
         decision = source(delivery({"X": 2, "Y": 1}), network, policy=policy)
         assert [(s.location_id, s.units) for s in decision.shipments] == [("near", {"X": 2, "Y": 1})], policy
         assert decision.policy == policy
+
+
+def test_the_nearest_reference_takes_each_line_from_its_nearest_holder_even_when_that_splits():
+    network = Network([Location("x_only", 0.0, 0.5, stock={"X": 9}),
+                       Location("both", 0.0, 1.0, stock={"X": 9, "Y": 9})])
+    order = delivery({"X": 1, "Y": 1})
+    nearest = source_nearest(build_problem(order, network, CostModel()))
+    assert sorted((s.location_id, s.units) for s in nearest.shipments) == [("both", {"Y": 1}), ("x_only", {"X": 1})]
+    assert [s.location_id for s in source(order, network, policy="greedy").shipments] == ["both"]
 
 
 def test_the_default_policy_proves_a_single_parcel_optimal_and_lists_the_alternatives():
@@ -63,6 +74,14 @@ def test_a_location_without_capacity_left_is_not_used_and_the_reason_says_so():
     network = Network([Location("A", 0.0, 1.0, stock={"X": 5}, capacity=0)])
     decision = source(delivery({"X": 1}), network)
     assert (decision.shipments, decision.unfilled, decision.reasons) == ((), {"X": 1}, {"X": "no_capacity"})
+
+
+def test_lines_competing_for_the_last_capacity_leave_one_unfilled_for_capacity():
+    network = Network([Location("A", 0.0, 1.0, stock={"X": 1, "Y": 1}, capacity=1)])
+    for policy in POLICIES:
+        decision = source(delivery({"X": 1, "Y": 1}), network, policy=policy)
+        assert decision.unfilled_units == 1 and sum(p.quantity for p in decision.picks) == 1, policy
+        assert list(decision.reasons.values()) == ["capacity"], policy
 
 
 def test_an_unknown_sku_is_unfilled_with_a_reason_and_the_other_lines_still_ship():

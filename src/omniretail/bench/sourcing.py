@@ -20,9 +20,11 @@ from rich.table import Table
 from omniretail.bench.common import machine, percentiles, write_json
 from omniretail.sourcing.batch import source_batch
 from omniretail.sourcing.decision import Decision
+from omniretail.sourcing.greedy import source_nearest
 from omniretail.sourcing.instances import Instance, generate_instance, load_instance, parse_instance
 from omniretail.sourcing.milp import most_units_fillable
 from omniretail.sourcing.optimizer import source
+from omniretail.sourcing.problem import build_problem
 
 ONLINE = ("default", "greedy", "optimal")
 TARGETS = {"default_vs_batch_pct": 1.0, "default_below_greedy_pct": 8.0, "fewer_splits_than_greedy_pct": 25.0,
@@ -34,19 +36,22 @@ def _bar(console: Console) -> Progress:
                     TimeRemainingColumn(), console=console, transient=False)
 
 
-def _tally(rows: list[tuple[float, float, int, bool, int]], seconds: float) -> dict[str, Any]:
-    """Totals over (total cost, unfilled cost, packages, split, unfilled units) per order."""
+def _tally(rows: list[tuple[float, float, int, bool, int, bool]], seconds: float) -> dict[str, Any]:
+    """Totals over (total cost, unfilled cost, packages, split, unfilled units, proven optimal) per order."""
     total = sum(row[0] for row in rows)
     unfilled_cost = sum(row[1] for row in rows)
     n = len(rows)
     return {"orders": n, "total_cost": round(total, 4), "shipping_cost": round(total - unfilled_cost, 4),
             "packages": sum(row[2] for row in rows), "splits": sum(1 for row in rows if row[3]),
             "unfilled_units": sum(row[4] for row in rows),
+            "proven_optimal": sum(1 for row in rows if row[5]),
             "seconds": round(seconds, 3), "decisions_per_s": round(n / seconds, 1) if seconds > 0 else None}
 
 
-def _row(decision: Decision) -> tuple[float, float, int, bool, int]:
-    return (decision.total_cost, decision.cost.unfilled, decision.packages, decision.split, decision.unfilled_units)
+def _row(decision: Decision) -> tuple[float, float, int, bool, int, bool]:
+    proven = decision.lower_bound is not None and decision.total_cost <= decision.lower_bound + 1e-9
+    return (decision.total_cost, decision.cost.unfilled, decision.packages, decision.split, decision.unfilled_units,
+            proven)
 
 
 def _online(instance: Instance, policy: str, bar: Progress, keep: bool) -> tuple[dict[str, Any], list[Decision]]:
@@ -55,7 +60,10 @@ def _online(instance: Instance, policy: str, bar: Progress, keep: bool) -> tuple
     rows, samples, kept = [], [], []
     for order in instance.orders:
         started = time.perf_counter()
-        decision = source(order, network, instance.cost, policy)
+        if policy == "nearest":
+            decision = source_nearest(build_problem(order, network, instance.cost))
+        else:
+            decision = source(order, network, instance.cost, policy)
         samples.append(time.perf_counter() - started)
         network.consume(decision.picks)
         rows.append(_row(decision))
@@ -111,8 +119,18 @@ def run_sourcing_bench(*, instance: Path | None, output: Path, console: Console,
         gc.collect()
         for policy in ("greedy", "optimal"):
             result["policies"][policy], _ = _online(loaded, policy, bar, keep=False)
+        nearest, _ = _online(loaded, "nearest", bar, keep=False)
+    result["reference_policies"] = {"nearest": nearest}
     result["policies"] = {name: result["policies"][name] for name in (*ONLINE, "optimal_batch")}
     result["comparison"] = _compare(result["policies"], bound)
+    reference = result["reference_policies"]["nearest"]
+    default = result["policies"]["default"]
+    result["comparison"]["default_below_nearest_pct"] = None if not reference["total_cost"] else \
+        round((1 - default["total_cost"] / reference["total_cost"]) * 100, 3)
+    result["comparison"]["default_below_nearest_shipping_pct"] = None if not reference["shipping_cost"] else \
+        round((1 - default["shipping_cost"] / reference["shipping_cost"]) * 100, 3)
+    result["comparison"]["fewer_splits_than_nearest_pct"] = None if not reference["splits"] else \
+        round((1 - default["splits"] / reference["splits"]) * 100, 3)
     result["targets"] = TARGETS
     gc.unfreeze()
     _print(result, console)
@@ -144,7 +162,8 @@ def _print(result: dict[str, Any], console: Console) -> None:
                   title=f"sourcing: {instance['locations']} locations, {instance['orders']:,} orders")
     console.print("total = cost with the unfilled-unit penalty, shipping = without it; per s = decisions per "
                   "second; unfilled in units")
-    for name, row in result["policies"].items():
+    rows = {**result["policies"], "nearest (reference)": result["reference_policies"]["nearest"]}
+    for name, row in rows.items():
         latency = row.get("latency") or {}
         table.add_row(name, f"{row['total_cost']:,.2f}", f"{row['shipping_cost']:,.2f}", f"{row['packages']:,}",
                       f"{row['splits']:,}", f"{row['unfilled_units']:,}", f"{row['decisions_per_s']:,}",
@@ -161,6 +180,9 @@ def _print(result: dict[str, Any], console: Console) -> None:
                   f"{pct(c['default_below_greedy_shipping_pct'])} shipping cost (target at least 8%); fewer splits "
                   f"than greedy: {pct(c['fewer_splits_than_greedy_pct'])} (target at least 25%); decision p99 "
                   f"{c['decision_p99_ms']} ms (target under 10)")
+    console.print(f"reference, each line from the nearest holder: default {pct(c['default_below_nearest_pct'])} "
+                  f"below it in total cost, {pct(c['default_below_nearest_shipping_pct'])} in shipping cost, "
+                  f"{pct(c['fewer_splits_than_nearest_pct'])} fewer splits")
     bound = batch["lower_bound"]
     console.print(f"optimal_batch: {batch['windows']} windows ({batch['improved_windows']} improved, "
                   f"{batch['skipped_windows']} already at their bound), HiGHS {batch['solver_statuses']}; lower bound "

@@ -109,3 +109,31 @@ def _alone(problem: Problem, point: int, lines: int) -> Alternative:
     return Alternative(f"next by the rule ({lines} lines in full), alone",
                        (problem.network.locations[point].id,), breakdown(problem, assignment).total,
                        sum(problem.demand.values()) - filled)
+
+
+def source_nearest(problem: Problem) -> Decision:
+    """A reference, not a channel policy: every line from the nearest location that can send it in full (else
+    its units from the nearest locations in turn), each line decided on its own (the item-by-item myopic rule
+    of the fulfilment literature)."""
+    routes = problem.routes
+    avail = dict(problem.avail)
+    capacity = dict(problem.capacity)
+    assignment: Assignment = {}
+    ranked = sorted(problem.points, key=lambda p: (problem.distance[p], p))
+    ordered = {p: sorted(problem.point_routes[p], key=lambda r: routes[r].unit_cost) for p in ranked}
+    for sku, want in problem.demand.items():
+        for p in ranked:
+            origins = _distinct_origins(routes, ordered[p])
+            have = sum(min(avail.get((routes[r].origin, sku), 0),
+                           want if capacity[routes[r].origin] is None else capacity[routes[r].origin])  # type: ignore[type-var]
+                       for r in origins)
+            if have >= want:
+                _take(problem, ordered[p], sku, want, avail, capacity, assignment)
+                break
+        else:
+            left = want
+            for p in ranked:
+                if left == 0:
+                    break
+                left -= _take(problem, ordered[p], sku, left, avail, capacity, assignment)
+    return decide(problem, assignment, "nearest", notes=("each line from the nearest location that has it",))

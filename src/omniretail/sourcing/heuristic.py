@@ -64,9 +64,15 @@ class _Search:
         # Plans that leave a fillable unit unfilled cost more than any three-parcel plan when the penalty is
         # this high, so one- and two-parcel covers are all the search must get exactly right.
         dearest = max(self.base.values(), default=0.0)
+        self.low_penalty = cost.unfilled_per_unit < 2 * problem.package + dearest
         self.simple = (not lanes and not problem.credits and all(c >= self.units for c in self.pickable.values())
-                       and cost.unfilled_per_unit >= 2 * problem.package + dearest)
+                       and not self.low_penalty)
         self.unit_bound = self._unit_bound()
+        self.holders: dict[str, list[int]] = {sku: [] for sku in self.fill}
+        for p, reach in self.reach.items():
+            for sku in reach:
+                if sku in self.holders:
+                    self.holders[sku].append(p)
         self.seen: dict[frozenset[int], tuple[float, Assignment]] = {}
         self.best: tuple[float, frozenset[int]] | None = None
         self.singles: list[tuple[float, int]] = []
@@ -118,8 +124,10 @@ class _Search:
             (point,) = problem.points
             self.evaluate(frozenset([point]))
             return self._decision(lower_bound=min(self.best_cost(), self.unit_bound))  # pickups pay no parcel
-        if not self.simple:
-            self.evaluate(frozenset())  # with a low penalty, sending nothing may be cheapest
+        if self.low_penalty:  # leaving units may be cheaper than sending them: try nothing and every single
+            self.evaluate(frozenset())
+            for p in problem.points:
+                self.evaluate(frozenset([p]))
         self._singles()
         if self.best_cost() <= self.bound(2) + EPS:
             return self._decision(lower_bound=self.best_cost() if self.simple else min(self.best_cost(),
@@ -153,10 +161,7 @@ class _Search:
         problem, fill, units = self.problem, self.fill, self.units
         ranked = sorted(problem.points, key=lambda p: (self.base[p], p))
         rank = {p: i for i, p in enumerate(ranked)}
-        holders: dict[str, set[int]] = {s: set() for s in fill}
-        for p, reach in self.reach.items():
-            for s in reach:
-                holders[s].add(p)
+        holders = {s: set(at) for s, at in self.holders.items()}
         two = 2 * problem.package - self.slack + self.unfilled
         for a in ranked:
             if two + units * self.base[a] >= self.best_cost() - EPS:
@@ -182,34 +187,44 @@ class _Search:
                     self.pairs.append((self.evaluate(frozenset([a, b])), (a, b)))
         self.pairs.sort()
 
-    def _greedy_cover(self) -> None:
-        """Add the location with the least parcel-plus-distance cost per newly covered unit until all are."""
+    def _greedy_cover(self, first: int | None = None, avoid: frozenset[int] = frozenset()) -> None:
+        """Add the location with the least parcel-plus-distance cost per newly covered unit until all are
+        (starting from `first`, never using `avoid`)."""
         problem = self.problem
         remaining = dict(self.fill)
         chosen: list[int] = []
+        if first is not None:
+            self._cover(first, chosen, remaining)
         while any(remaining.values()):
+            new: dict[int, int] = {}
+            for s, q in remaining.items():
+                if q:
+                    for p in self.holders[s]:
+                        new[p] = new.get(p, 0) + min(q, self.reach[p][s])
             best: tuple[float, int] | None = None
-            for p in problem.points:
-                if p in chosen:
+            for p, units in new.items():
+                if p in chosen or p in avoid:
                     continue
-                reach = self.reach[p]
-                new = min(self.pickable[p], sum(min(q, reach.get(s, 0)) for s, q in remaining.items() if q))
-                if new <= 0:
+                units = min(units, self.pickable[p])  # type: ignore[assignment]
+                if units <= 0:
                     continue
-                ratio = (problem.package + new * self.base[p]) / new
+                ratio = (problem.package + units * self.base[p]) / units
                 if best is None or ratio < best[0]:
                     best = (ratio, p)
             if best is None:
                 break
-            chosen.append(best[1])
-            reach = self.reach[best[1]]
-            budget = self.pickable[best[1]]
-            for s, q in remaining.items():
-                take = min(q, reach.get(s, 0), budget)
-                remaining[s] = q - take
-                budget -= take
+            self._cover(best[1], chosen, remaining)
         if chosen:
             self.evaluate(frozenset(chosen))
+
+    def _cover(self, point: int, chosen: list[int], remaining: dict[str, int]) -> None:
+        chosen.append(point)
+        reach = self.reach[point]
+        budget = self.pickable[point]
+        for s, q in remaining.items():
+            take = min(q, reach.get(s, 0), budget)
+            remaining[s] = q - take
+            budget -= take
 
     def _improve(self) -> None:
         """Drop or swap one location at a time while the cost falls."""
@@ -238,12 +253,19 @@ class _Search:
                 break
             self.evaluate(frozenset([p]))
         total, points = self.best
+        if len(self.seen) < ALTERNATIVES and not self.problem.pickup:  # and plans without the chosen locations
+            chosen = self._used(self.seen[points][1])
+            others = [p for p in sorted(self.problem.points, key=lambda p: self.base[p]) if p not in chosen]
+            for p in others[:ALTERNATIVES - len(self.seen)]:
+                self._greedy_cover(first=p, avoid=chosen)
         ids = self.problem.network.locations
         alternatives: list[Alternative] = []
-        ranked = sorted(self.seen.items(), key=lambda item: item[1][0])
-        for option, (cost, assignment) in ranked:
-            if option == points:
+        shown = {self._used(self.seen[points][1])}
+        for _, (cost, assignment) in sorted(self.seen.items(), key=lambda item: item[1][0]):
+            option = self._used(assignment)
+            if option in shown:
                 continue
+            shown.add(option)
             filled = sum(assignment.values())
             note = {0: "send nothing", 1: "single location"}.get(len(option), f"{len(option)} locations")
             alternatives.append(Alternative(note, tuple(ids[p].id for p in sorted(option, key=lambda p: self.base[p])),
@@ -255,3 +277,6 @@ class _Search:
             notes.append("proven optimal: no other plan can cost less")
         return decide(self.problem, self.seen[points][1], POLICY, alternatives=tuple(alternatives),
                       lower_bound=lower_bound, notes=tuple(notes))
+
+    def _used(self, assignment: Assignment) -> frozenset[int]:
+        return frozenset(self.problem.routes[r].point for r, _ in assignment)

@@ -109,9 +109,25 @@ class _Model:
         lp.a_matrix_.value_ = np.array(self.entry_value)[order]
         lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
                            for i in self.integer]
+        values, objective, dual, status, seconds = self._run(lp, start, time_limit, gap, presolve=True)
+        achieved = sum(c * v for c, v in zip(self.cost, values, strict=True)) if values else objective
+        if start is not None and values and abs(achieved - objective) > 1e-6 * max(1.0, abs(objective)):
+            # HiGHS 1.16 with presolve on and a start solution can report its incumbent's objective but hand
+            # back the start's values; without presolve the values are the incumbent's.
+            values, objective, dual, status, more = self._run(lp, start, time_limit, gap, presolve=False)
+            seconds += more
+            achieved = sum(c * v for c, v in zip(self.cost, values, strict=True)) if values else objective
+        return values, achieved, dual, status, seconds
+
+    @staticmethod
+    def _run(lp, start, time_limit, gap, *, presolve):  # type: ignore[no-untyped-def]
+        import highspy
+
         highs = new_highs()
         highs.setOptionValue("mip_rel_gap", gap)
         highs.setOptionValue("mip_abs_gap", 1e-7)
+        if not presolve:
+            highs.setOptionValue("presolve", "off")
         if time_limit is not None:
             highs.setOptionValue("time_limit", float(time_limit))
         highs.passModel(lp)
