@@ -18,6 +18,12 @@ class InsecureSettings(RuntimeError):
     """Raised when a production command would start with a default secret."""
 
 
+def cost_parameters(text: str) -> dict[str, float]:
+    """`name=value` pairs separated by commas, as numbers by name."""
+    pairs = (p.partition("=") for p in text.split(",") if p.strip())
+    return {name.strip(): float(value) for name, _, value in pairs}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OMNIRETAIL_", extra="ignore")
 
@@ -81,8 +87,7 @@ class Settings(BaseSettings):
 
     def sourcing_cost_overrides(self) -> dict[str, float]:
         """`OMNIRETAIL_SOURCING_COST` as parameters by name."""
-        pairs = (p.partition("=") for p in self.sourcing_cost.split(",") if p.strip())
-        return {name.strip(): float(value) for name, _, value in pairs}
+        return cost_parameters(self.sourcing_cost)
 
     @field_validator("sourcing_channel_policies")
     @classmethod
@@ -97,8 +102,7 @@ class Settings(BaseSettings):
     def _cost_parse(cls, value: str) -> str:
         from omniretail.sourcing.cost import CostModel
 
-        pairs = (p.partition("=") for p in value.split(",") if p.strip())
-        CostModel.from_dict({name.strip(): float(number) for name, _, number in pairs})
+        CostModel.from_dict(cost_parameters(value))
         return value
 
     @field_validator("default_currency")

@@ -20,6 +20,7 @@ from omniretail.inventory.levels import lots_of, view
 from omniretail.inventory.service import Cause, adjust
 from omniretail.orders import placement, routing
 from omniretail.orders import service as orders
+from omniretail.sourcing.service import promisable
 
 
 def pick_list(session: Session, fulfilment: Fulfilment) -> list[dict[str, Any]]:
@@ -106,10 +107,8 @@ def plan_elsewhere(session: Session, order: Any, missing: dict[str, int], produc
         plan = []
         # Not enough anywhere for some line: send what can be found, report the rest.
         for sku, units in missing.items():
-            pool = [routing.Candidate(r.location_id, None, 0, {sku: allocation.available(
-                on_hand=r.on_hand, reserved=r.reserved, expired=r.expired,
-                safety_stock=(r.safety_stock if r.safety_stock is not None else r.default_safety) or 0)})
-                for r in candidates if r.product_id == product_ids[sku]]
+            pool = [routing.Candidate(r.location_id, None, 0, {sku: promisable(r)})
+                    for r in candidates if r.product_id == product_ids[sku]]
             for candidate in sorted(pool, key=lambda c: -c.available[sku]):
                 take = min(units, candidate.available[sku])
                 if take > 0:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from omniretail.core.config import Settings, get_settings
 from omniretail.core.errors import Forbidden, Invalid
 from omniretail.core.security import Actor, Role
-from omniretail.inventory import allocation, reservations
+from omniretail.inventory import reservations
 from omniretail.inventory.models import StockLevel
 from omniretail.locations.models import Location
 from omniretail.locations.places import city_coordinates
@@ -120,10 +120,7 @@ def _pickup_with_transfers(how: Fulfilment, demand: dict[str, int], product_ids:
     sourcing engine finds it nearest the store, to be transferred there before the pickup is ready."""
     store = how.location
     skus = {pid: sku for sku, pid in product_ids.items()}
-    here = {skus[r.product_id]: allocation.available(
-        on_hand=r.on_hand, reserved=r.reserved, expired=r.expired,
-        safety_stock=(r.safety_stock if r.safety_stock is not None else r.default_safety) or 0)
-        for r in rows if r.location_id == store.id}
+    here = {skus[r.product_id]: sourcing.promisable(r) for r in rows if r.location_id == store.id}
     lines = [reservations.Line(store.id, sku, min(units, here.get(sku, 0))) for sku, units in demand.items()
              if here.get(sku, 0) > 0]
     missing = {sku: units - here.get(sku, 0) for sku, units in demand.items() if units > here.get(sku, 0)}
@@ -173,14 +170,11 @@ def plan(how: Fulfilment, demand: dict[str, int], product_ids: dict[str, int], c
     skus = {pid: sku for sku, pid in product_ids.items()}
     found_at: dict[str, routing.Candidate] = {}
     for row in rows:
-        safety = row.safety_stock if row.safety_stock is not None else row.default_safety
-        units = allocation.available(on_hand=row.on_hand, reserved=row.reserved, expired=row.expired,
-                                     safety_stock=safety or 0)
         found = found_at.get(row.location_id)
         if found is None:
             found = found_at[row.location_id] = routing.Candidate(row.location_id, None,
                                                                   0 if row.type == "warehouse" else 1, {})
-        found.available[skus[row.product_id]] = units
+        found.available[skus[row.product_id]] = sourcing.promisable(row)
     chosen = routing.plan_delivery(demand, list(found_at.values()))
     if chosen.short:
         raise NetworkShort(chosen.short)

@@ -34,14 +34,20 @@ def policy_for(settings: Settings, channel: str) -> str:
     return parse_policies(settings.sourcing_channel_policies).get(channel, settings.sourcing_policy)
 
 
+def promisable(row: Any) -> int:
+    """Units a candidate level row may still promise: on hand less reserved, expired and its safety stock (the
+    level's own, else its location's)."""
+    safety = row.safety_stock if row.safety_stock is not None else row.default_safety
+    return allocation.available(on_hand=row.on_hand, reserved=row.reserved, expired=row.expired,
+                                safety_stock=safety or 0)
+
+
 def network_of(candidates: Iterable[Any], skus: dict[int, str]) -> Network:
     """The network of candidate level rows (`location_id`, `product_id`, `on_hand`, `reserved`, `expired`,
     `safety_stock`, `default_safety`, `type`, `lat`, `lon`): what each location may still promise."""
     places: dict[str, Location] = {}
     for row in candidates:
-        safety = row.safety_stock if row.safety_stock is not None else row.default_safety
-        units = allocation.available(on_hand=row.on_hand, reserved=row.reserved, expired=row.expired,
-                                     safety_stock=safety or 0)
+        units = promisable(row)
         place = places.get(row.location_id)
         if place is None:
             place = places[row.location_id] = Location(row.location_id, float(row.lat), float(row.lon),
