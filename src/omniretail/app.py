@@ -29,6 +29,7 @@ from omniretail.keys.api import router as keys_router
 from omniretail.locations.api import router as locations_router
 from omniretail.loyalty.api import router as loyalty_router
 from omniretail.orders.api import router as orders_router
+from omniretail.orders.lane import OrderLane
 from omniretail.sourcing.api import router as sourcing_router
 from omniretail.system.api import router as system_router
 from omniretail.web.pages import router as pages_router
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     app.state.db = db or Database(settings.database_url, echo=settings.sql_echo)
     install_error_handlers(app)
+    app.add_middleware(OrderLane, state=app.state)  # inside the NUL guard
     app.add_middleware(NulGuard)
     routers = (system_router, catalog_router, locations_router, inventory_router, transfers_router, channels_router,
                customers_router, customer_privacy_router, carts_router, orders_router, sourcing_router,

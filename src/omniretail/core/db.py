@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import threading
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
@@ -218,6 +220,35 @@ class Database:
 
 #: From this many rows on, PostgreSQL gets them as arrays in one statement instead of one statement per row.
 ARRAY_ROWS = 20
+
+
+_NAMED = re.compile(r"%\((\w+)\)s")
+
+
+@lru_cache(maxsize=128)
+def positional(query: str) -> tuple[str, tuple[str, ...]]:
+    """A statement written with `%(name)s` placeholders in PostgreSQL's own `$n` form, and the names in order
+    (a repeated name is one parameter). psycopg converts a query on every call once it is longer than its cache
+    takes (4 KB), which the hot paths' statements are; this converts each once."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    return _NAMED.sub(number, query), tuple(names)
+
+
+async def execute_prepared(connection: Any, query: str, params: dict[str, Any]) -> Any:
+    """Run a `%(name)s` statement on an async psycopg connection as a prepared statement, without psycopg's
+    per-call query conversion (`positional`); returns the cursor."""
+    import psycopg
+
+    statement, names = positional(query)
+    cursor = psycopg.AsyncRawCursor(connection)
+    await cursor.execute(statement, [params[name] for name in names], prepare=True)
+    return cursor
 
 
 def insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]], *, conflict: list[str]) -> None:

@@ -30,9 +30,9 @@ HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
 
 
-def _fingerprint(request: Request, body: BaseModel | None) -> str:
+def _fingerprint(method: str, path: str, query: str, body: BaseModel | None) -> str:
     payload = body.model_dump_json() if body is not None else ""
-    return hashlib.sha256(f"{request.method} {request.url.path}?{request.url.query}\n{payload}".encode()).hexdigest()
+    return hashlib.sha256(f"{method} {path}?{query}\n{payload}".encode()).hexdigest()
 
 
 def _replay(record: IdempotencyRecord, fingerprint: str) -> JSONResponse:
@@ -46,15 +46,20 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> JSONResponse:
 def record_fields(request: Request, actor: Actor, body: BaseModel | None) -> dict[str, Any] | None:
     """The identifying fields of the request's `Idempotency-Key` record (`owner`, `key`, `method`, `path`,
     `fingerprint`), None without the header; a malformed key is refused (422 `invalid_idempotency_key`)."""
-    key = request.headers.get(HEADER)
+    return fields_of(request.method, request.url.path, request.url.query, request.headers.get(HEADER), actor, body)
+
+
+def fields_of(method: str, path: str, query: str, key: str | None, actor: Actor,
+              body: BaseModel | None) -> dict[str, Any] | None:
+    """`record_fields` from the request's parts (method, path, query string, the header's value)."""
     if key is None:
         return None
     if not key.strip() or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise Invalid(f"{HEADER} is 1 to {MAX_KEY_LENGTH} printable characters", field=HEADER,
                       code="invalid_idempotency_key")
     owner = f"key:{actor.key_id}" if actor.key_id is not None else actor.name
-    return {"owner": owner, "key": key, "method": request.method, "path": request.url.path,
-            "fingerprint": _fingerprint(request, body)}
+    return {"owner": owner, "key": key, "method": method, "path": path,
+            "fingerprint": _fingerprint(method, path, query, body)}
 
 
 def run_idempotent(request: Request, db: Database, actor: Actor, body: BaseModel | None, status_code: int,

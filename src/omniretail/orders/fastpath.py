@@ -18,7 +18,7 @@ from typing import Any
 
 from omniretail.core.clock import utcnow
 from omniretail.core.config import Settings
-from omniretail.core.db import Database
+from omniretail.core.db import Database, execute_prepared
 from omniretail.core.errors import DomainError
 from omniretail.core.outbox import event_row
 from omniretail.core.security import Actor, Role
@@ -94,10 +94,10 @@ async def place(db: Database, *, actor: Actor, body: OrderIn, settings: Settings
 
     try:
         async with db.async_statement_connection() as connection:
-            read = await (await connection.execute(READ, params, prepare=True)).fetchone()
+            read = await (await execute_prepared(connection, READ, params)).fetchone()
             rows, response, plan = _decide(actor, body, lines, settings, read, idempotency)
             statement, values = reserve_all_statement(lines=plan, rows=rows)
-            await connection.execute(statement, values, prepare=True)
+            await execute_prepared(connection, statement, values)
     except (_Undecided, DomainError):
         return None
     except psycopg.Error as error:
