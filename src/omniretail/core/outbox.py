@@ -6,11 +6,11 @@ exactly when the state change that caused it was committed.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import uuid6
 from sqlalchemy.orm import Session
 
 from omniretail.core.clock import utcnow
@@ -25,9 +25,15 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+def event_id() -> str:
+    """A new event id: a UUID of version 7, whose leading bits are the time, so the outbox's id index grows at
+    its end instead of at a random page per event."""
+    return str(uuid6.uuid7())
+
+
 def event_row(event: Event, *, occurred_at: datetime | None = None) -> dict[str, Any]:
     """The outbox row of an event, for bulk inserts."""
-    return {"id": str(uuid.uuid4()), "type": event.type, "object_type": event.object_type,
+    return {"id": event_id(), "type": event.type, "object_type": event.object_type,
             "object_id": str(event.object_id), "occurred_at": occurred_at or utcnow(), "data": event.data}
 
 

@@ -13,7 +13,6 @@ on SQLite does.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from functools import lru_cache
 from types import SimpleNamespace
@@ -23,6 +22,7 @@ import orjson
 
 from omniretail.core.clock import utcnow
 from omniretail.core.db import Database
+from omniretail.core.outbox import event_id
 from omniretail.core.security import Actor
 from omniretail.inventory import reservations
 from omniretail.inventory.models import Reservation
@@ -78,7 +78,7 @@ def reserve_line(db: Database, *, actor: Actor, line: Line, owner_type: str, own
         params = {"quantity": line.quantity, "now": now, "today": now.date(), "location_id": line.location_id,
                   "sku": line.sku, "respect_safety_stock": respect_safety_stock, "owner_type": owner_type,
                   "owner_id": owner_id, "reason": reason, "expires_at": expires_at, "actor": actor.name,
-                  "event_id": str(uuid.uuid4())}
+                  "event_id": event_id()}
         with db.statement_connection() as connection:
             row = connection.execute(RESERVE_ONE, params, prepare=True).fetchone()
         if row is not None:
@@ -138,16 +138,19 @@ def _reserve_all_statement(tables: tuple[tuple[str, tuple[str, ...]], ...]) -> s
             + "\nSELECT CASE WHEN whole THEN true ELSE omniretail_refuse('insufficient_stock') END FROM verdict")
 
 
-def reserve_all_statement(*, lines: list[tuple[str, int, int]], rows: dict[str, list[dict[str, Any]]],
+def reserve_all_statement(*, lines: list[tuple[str, int, int]],
+                          rows: dict[str, list[dict[str, Any]]] | list[tuple[str, list[dict[str, Any]]]],
                           respect_safety_stock: bool = True) -> tuple[str, dict[str, Any]]:
     """PostgreSQL, to run in autocommit: the statement (and its parameters) that reserves every (location_id,
-    product_id, quantity) and inserts `rows` (by table; the rows of one table share their keys), all or
-    nothing. It fails with `refused(error)` true, having written nothing, when a line is short (or its level
-    row is missing, or has expired lots not yet swept) — the caller decides that case in a transaction."""
+    product_id, quantity) and inserts `rows` (by table, or as (table, rows) pairs where a table may come more
+    than once; the rows of one entry share their keys), all or nothing. It fails with `refused(error)` true,
+    having written nothing, when a line is short (or its level row is missing, or has expired lots not yet
+    swept) — the caller decides that case in a transaction."""
     merged: dict[tuple[str, int], int] = {}
     for location_id, product_id, quantity in lines:
         merged[(location_id, product_id)] = merged.get((location_id, product_id), 0) + quantity
-    present = [(table, table_rows) for table, table_rows in rows.items() if table_rows]
+    present = [(table, table_rows) for table, table_rows in (rows.items() if isinstance(rows, dict) else rows)
+               if table_rows]
     statement = _reserve_all_statement(tuple((table, tuple(table_rows[0])) for table, table_rows in present))
     now = utcnow()
     params: dict[str, Any] = {

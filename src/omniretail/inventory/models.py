@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omniretail.core.clock import utcnow
@@ -84,7 +84,8 @@ class Reservation(Base):
         CheckConstraint("status IN ('active', 'released', 'consumed', 'expired')", name="status_known"),
         Index("ix_reservations_level", "location_id", "product_id", "status"),
         Index("ix_reservations_owner", "owner_type", "owner_id"),
-        Index("ix_reservations_expiry", "status", "expires_at"),
+        Index("ix_reservations_expiry", "status", "expires_at", postgresql_where=text("expires_at IS NOT NULL"),
+              sqlite_where=text("expires_at IS NOT NULL")),  # only holds expire; an order's reservation does not
     )
 
 

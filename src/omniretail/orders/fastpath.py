@@ -1,5 +1,6 @@
 """Placing an order in two round trips on PostgreSQL: one statement reads everything the decision needs, one
-statement reserves every unit and writes the order with all its rows — or writes nothing.
+statement reserves every unit and writes the order with all its rows — or writes nothing. The write is shared
+with the orders decided at the same moment (`inventory.batching`, group commit), each answered as if alone.
 
 The decision itself is the service's (`service.decide`: prices, placement, inspection) and the rows are the ones
 the transactional path writes (`history.step_rows`, the order's and its items' rows), so the two paths cannot
@@ -22,7 +23,7 @@ from omniretail.core.db import Database, execute_prepared
 from omniretail.core.errors import DomainError
 from omniretail.core.outbox import event_row
 from omniretail.core.security import Actor, Role
-from omniretail.inventory.fastpath import refused, reserve_all_statement
+from omniretail.inventory import batching
 from omniretail.inventory.reservations import reservation_event
 from omniretail.orders import history, placement, service
 from omniretail.orders.facts import EARLIER_ORDERS, facts_of
@@ -90,21 +91,14 @@ async def place(db: Database, *, actor: Actor, body: OrderIn, settings: Settings
     params = {"reservations": len(skus), "channel": body.channel, "customer_id": body.customer_id, "skus": skus,
               "locations": places, "owner": (idempotency or {}).get("owner"), "key": (idempotency or {}).get("key"),
               "delivery": body.fulfilment.type == "delivery"}
-    import psycopg
-
     try:
         async with db.async_statement_connection() as connection:
             read = await (await execute_prepared(connection, READ, params)).fetchone()
-            rows, response, plan = _decide(actor, body, lines, settings, read, idempotency)
-            statement, values = reserve_all_statement(lines=plan, rows=rows)
-            await execute_prepared(connection, statement, values)
+        rows, response, plan = _decide(actor, body, lines, settings, read, idempotency)
     except (_Undecided, DomainError):
         return None
-    except psycopg.Error as error:
-        if refused(error) or isinstance(error, psycopg.errors.UniqueViolation | psycopg.errors.DeadlockDetected):
-            return None  # a short line, the same key sent twice at once, a lock cycle: nothing was written
-        raise
-    return response
+    # A short line, the same key sent twice at once, a lock cycle: nothing was written (False).
+    return response if await batching.batcher(db).write(plan, rows) else None
 
 
 def _decide(actor: Actor, body: OrderIn, lines: list[service.OrderLine], settings: Settings, read: Any,

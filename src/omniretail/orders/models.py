@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, select, update
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from omniretail.core.clock import utcnow
@@ -54,9 +54,13 @@ class Order(Base):
         CheckConstraint("total_minor >= 0", name="total_not_negative"),
         Index("ix_orders_customer", "customer_id", "id"),
         Index("ix_orders_status", "status", "id"),
-        Index("ix_orders_location", "location_id", "id"),
-        Index("ix_orders_origin", "origin_location_id", "id"),
-        Index("ix_orders_cart", "cart_id"),
+        # Partial: most orders have no cart, no till store, and a delivery has no pickup store — no entry to write.
+        Index("ix_orders_location", "location_id", "id", postgresql_where=text("location_id IS NOT NULL"),
+              sqlite_where=text("location_id IS NOT NULL")),
+        Index("ix_orders_origin", "origin_location_id", "id", postgresql_where=text("origin_location_id IS NOT NULL"),
+              sqlite_where=text("origin_location_id IS NOT NULL")),
+        Index("ix_orders_cart", "cart_id", postgresql_where=text("cart_id IS NOT NULL"),
+              sqlite_where=text("cart_id IS NOT NULL")),
     )
 
 

@@ -1,0 +1,128 @@
+"""Group commit for the all-or-nothing reservation statement (`fastpath.reserve_all_statement`).
+
+Orders decided at the same moment on one event loop share one statement: their lines are reserved together (each
+level row locked once, in the fixed order) and all their rows inserted together, in one transaction. Most of that
+statement's cost is the same however many orders it carries (starting its plan, the commit), so a batch of eight
+costs PostgreSQL about a third of eight single writes per order (docs/benchmarks.md).
+
+The batch is all or nothing as a whole; if it fails — a line short once the batch's quantities are added up, two
+requests with the same `Idempotency-Key`, a lock cycle — nothing was written and every order in it is written
+again on its own, so each gets exactly the answer it would have got alone. There is no timer: a writer takes what
+is waiting, and what arrives while it writes waits for the next batch (at most `WRITERS` batches at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from omniretail.core.db import Database, execute_prepared
+from omniretail.inventory.fastpath import refused, reserve_all_statement
+
+MAX_BATCH = 16  # orders per statement
+WRITERS = 2  # batches written at the same time per event loop
+
+Rows = dict[str, list[dict[str, Any]]]
+Plan = list[tuple[str, int, int]]
+
+
+@dataclass
+class _Item:
+    plan: Plan
+    rows: Rows
+    done: asyncio.Future[bool] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class WriteBatcher:
+    """The batches of one database on one event loop."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.waiting: list[_Item] = []
+        self.writers = 0
+        self.statements = 0  # written, batches and single retries alike (for tests and benchmarks)
+
+    async def write(self, plan: Plan, rows: Rows) -> bool:
+        """Reserve `plan` and insert `rows` with whatever else is waiting; True when written, False when the
+        write was refused or collided (a short line, a key written at the same time, a lock cycle) and wrote
+        nothing. Any other database error is raised."""
+        item = _Item(plan, rows)
+        self.waiting.append(item)
+        if self.writers < WRITERS:
+            self.writers += 1
+            asyncio.get_running_loop().create_task(self._drain())
+        return await item.done
+
+    async def _drain(self) -> None:
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
+                await self._write(batch)
+        finally:
+            self.writers -= 1
+
+    async def _write(self, batch: list[_Item]) -> None:
+        if len(batch) > 1 and await self._together(batch):
+            return
+        for item in batch:
+            try:
+                await self._execute([item.plan], [item.rows])
+            except Exception as error:  # noqa: BLE001 - handed to the order that caused it
+                if _collided(error):
+                    _settle(item, False)
+                elif not item.done.done():
+                    item.done.set_exception(error)
+            else:
+                _settle(item, True)
+
+    async def _together(self, batch: list[_Item]) -> bool:
+        try:
+            await self._execute([item.plan for item in batch], [item.rows for item in batch])
+        except Exception:  # noqa: BLE001 - nothing was written; each order alone meets its own answer
+            return False
+        for item in batch:
+            _settle(item, True)
+        return True
+
+    async def _execute(self, plans: list[Plan], rows: list[Rows]) -> None:
+        statement, values = reserve_all_statement(lines=[line for plan in plans for line in plan],
+                                                  rows=merged(rows))
+        self.statements += 1
+        async with self.db.async_statement_connection() as connection:
+            await execute_prepared(connection, statement, values)
+
+
+def merged(batch: list[Rows]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The rows of several orders by table and set of columns (a table whose rows differ in their columns gets
+    one insert per set, so no row loses a value), tables in their first order's order."""
+    groups: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for rows in batch:
+        for table, table_rows in rows.items():
+            for row in table_rows:
+                groups.setdefault((table, tuple(row)), []).append(row)
+    return [(table, group) for (table, _), group in groups.items()]
+
+
+def _collided(error: Exception) -> bool:
+    import psycopg
+
+    return refused(error) or isinstance(error, psycopg.errors.UniqueViolation | psycopg.errors.DeadlockDetected)
+
+
+def _settle(item: _Item, written: bool) -> None:
+    if not item.done.done():  # its caller may have gone (a client that hung up)
+        item.done.set_result(written)
+
+
+_batchers: weakref.WeakKeyDictionary[Any, dict[int, WriteBatcher]] = weakref.WeakKeyDictionary()
+
+
+def batcher(db: Database) -> WriteBatcher:
+    """The batcher of `db` on the running event loop."""
+    per_db = _batchers.setdefault(asyncio.get_running_loop(), {})
+    found = per_db.get(id(db))
+    if found is None or found.db is not db:
+        found = per_db[id(db)] = WriteBatcher(db)
+    return found
