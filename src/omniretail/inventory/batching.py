@@ -32,6 +32,7 @@ Plan = list[tuple[str, int, int]]
 class _Item:
     plan: Plan
     rows: Rows
+    loads: dict[str, int]
     done: asyncio.Future[bool] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -44,11 +45,12 @@ class WriteBatcher:
         self.writers = 0
         self.statements = 0  # written, batches and single retries alike (for tests and benchmarks)
 
-    async def write(self, plan: Plan, rows: Rows) -> bool:
+    async def write(self, plan: Plan, rows: Rows, loads: dict[str, int] | None = None) -> bool:
         """Reserve `plan` and insert `rows` with whatever else is waiting; True when written, False when the
         write was refused or collided (a short line, a key written at the same time, a lock cycle) and wrote
-        nothing. Any other database error is raised."""
-        item = _Item(plan, rows)
+        nothing. `loads`: units sent out per location today (`locations.capacity`). Any other database error is
+        raised."""
+        item = _Item(plan, rows, loads or {})
         self.waiting.append(item)
         if self.writers < WRITERS:
             self.writers += 1
@@ -68,7 +70,7 @@ class WriteBatcher:
             return
         for item in batch:
             try:
-                await self._execute([item.plan], [item.rows])
+                await self._execute([item])
             except Exception as error:  # noqa: BLE001 - handed to the order that caused it
                 if _collided(error):
                     _settle(item, False)
@@ -79,16 +81,20 @@ class WriteBatcher:
 
     async def _together(self, batch: list[_Item]) -> bool:
         try:
-            await self._execute([item.plan for item in batch], [item.rows for item in batch])
+            await self._execute(batch)
         except Exception:  # noqa: BLE001 - nothing was written; each order alone meets its own answer
             return False
         for item in batch:
             _settle(item, True)
         return True
 
-    async def _execute(self, plans: list[Plan], rows: list[Rows]) -> None:
-        statement, values = reserve_all_statement(lines=[line for plan in plans for line in plan],
-                                                  rows=merged(rows))
+    async def _execute(self, items: list[_Item]) -> None:
+        loads: dict[str, int] = {}
+        for item in items:
+            for location_id, units in item.loads.items():
+                loads[location_id] = loads.get(location_id, 0) + units
+        statement, values = reserve_all_statement(lines=[line for item in items for line in item.plan],
+                                                  rows=merged([item.rows for item in items]), loads=loads)
         self.statements += 1
         async with self.db.async_statement_connection() as connection:
             await execute_prepared(connection, statement, values)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Float, Index, Integer, String
+from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omniretail.core.clock import utcnow
@@ -44,3 +44,16 @@ class Location(Base):
         CheckConstraint("lat BETWEEN -90 AND 90 AND lon BETWEEN -180 AND 180", name="coordinates_range"),
         Index("ix_locations_lat_lon", "lat", "lon"),
     )
+
+
+class LocationLoad(Base):
+    """Units sent out for delivery from a location on one day (UTC), held against its `daily_capacity`
+    (`locations.capacity`)."""
+
+    __tablename__ = "location_loads"
+
+    location_id: Mapped[str] = mapped_column(ForeignKey("locations.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    units: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (CheckConstraint("units >= 0", name="units_not_negative"),)

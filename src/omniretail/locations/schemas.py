@@ -31,7 +31,8 @@ class LocationIn(BaseModel):
     hub: bool | None = Field(default=None, description="Takes part in hub / store-to-store moves; "
                              "defaults to true for type hub")
     opening_hours: dict[str, Any] | str | None = Field(default=None, description=HOURS_DOC)
-    daily_capacity: int = Field(default=0, ge=0, le=MAX_CAPACITY, description="Fulfilment orders it can handle per day")
+    daily_capacity: int = Field(default=0, ge=0, le=MAX_CAPACITY,
+                                description="Units it can send out for delivery a day (0: no limit)")
     safety_stock: int = Field(default=0, ge=0, le=MAX_CAPACITY,
                               description="Units of each SKU kept back from online orders (per-SKU override possible)")
 

@@ -25,6 +25,7 @@ from omniretail.core.outbox import event_row
 from omniretail.core.security import Actor, Role
 from omniretail.inventory import batching
 from omniretail.inventory.reservations import reservation_event
+from omniretail.locations import capacity
 from omniretail.orders import history, placement, service
 from omniretail.orders.facts import EARLIER_ORDERS, facts_of
 from omniretail.orders.models import Order
@@ -46,8 +47,10 @@ SELECT nextval('orders_id_seq'),
        (SELECT true FROM idempotency_keys WHERE owner = %(owner)s AND key = %(key)s),
        CASE WHEN %(delivery)s THEN (
            SELECT json_agg(json_build_array(s.location_id, s.product_id, s.on_hand, s.reserved, s.expired,
-                                            s.safety_stock, l.safety_stock, l.type, l.lat, l.lon))
+                                            s.safety_stock, l.safety_stock, l.type, l.lat, l.lon, l.daily_capacity,
+                                            COALESCE(d.units, 0)))
            FROM stock_levels s JOIN locations l ON l.id = s.location_id JOIN products p ON p.id = s.product_id
+           LEFT JOIN location_loads d ON d.location_id = s.location_id AND d.day = %(today)s
            WHERE p.sku = ANY(%(skus)s) AND l.active AND s.on_hand > s.reserved + s.expired
              AND (l.type = 'warehouse' OR (l.type = 'store' AND l.ship_from_store))) END,
        CASE WHEN %(delivery)s THEN (
@@ -58,7 +61,7 @@ SELECT nextval('orders_id_seq'),
            FROM customer_addresses WHERE profile_id = %(customer_id)s AND failed_deliveries > 0) END
 """
 CANDIDATE = ("location_id", "product_id", "on_hand", "reserved", "expired", "safety_stock", "default_safety", "type",
-             "lat", "lon")
+             "lat", "lon", "daily_capacity", "load")
 
 
 class _Undecided(Exception):
@@ -90,7 +93,7 @@ async def place(db: Database, *, actor: Actor, body: OrderIn, settings: Settings
     skus = sorted({line.sku for line in lines})
     params = {"reservations": len(skus), "channel": body.channel, "customer_id": body.customer_id, "skus": skus,
               "locations": places, "owner": (idempotency or {}).get("owner"), "key": (idempotency or {}).get("key"),
-              "delivery": body.fulfilment.type == "delivery"}
+              "delivery": body.fulfilment.type == "delivery", "today": capacity.today()}
     try:
         async with db.async_statement_connection() as connection:
             read = await (await execute_prepared(connection, READ, params)).fetchone()
@@ -98,7 +101,10 @@ async def place(db: Database, *, actor: Actor, body: OrderIn, settings: Settings
     except (_Undecided, DomainError):
         return None
     # A short line, the same key sent twice at once, a lock cycle: nothing was written (False).
-    return response if await batching.batcher(db).write(plan, rows) else None
+    loads: dict[str, int] = {}  # units sent out today per location (`locations.capacity`)
+    for location_id, _, quantity in plan if body.fulfilment.type == "delivery" else ():
+        loads[location_id] = loads.get(location_id, 0) + quantity
+    return response if await batching.batcher(db).write(plan, rows, loads) else None
 
 
 def _decide(actor: Actor, body: OrderIn, lines: list[service.OrderLine], settings: Settings, read: Any,

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from omniretail.core.config import Settings, get_settings
@@ -15,7 +15,8 @@ from omniretail.core.errors import Forbidden, Invalid
 from omniretail.core.security import Actor, Role
 from omniretail.inventory import reservations
 from omniretail.inventory.models import StockLevel
-from omniretail.locations.models import Location
+from omniretail.locations import capacity
+from omniretail.locations.models import Location, LocationLoad
 from omniretail.locations.places import city_coordinates
 from omniretail.locations.service import get_location
 from omniretail.orders import routing
@@ -95,14 +96,18 @@ def candidate_rows(session: Session, product_ids: Iterable[int], *, transfers: b
                    include_empty: bool = False) -> list[Any]:
     """The levels a delivery may be sent from: active warehouses and ship-from-store stores holding some of the
     products (`location_id`, `product_id`, `on_hand`, `reserved`, `expired`, `safety_stock`, `default_safety`,
-    `type`, `lat`, `lon`); with `transfers`, every active location (what may be transferred to a pickup store);
-    with `include_empty`, also levels whose units are all reserved (a re-sourcing adds its own back)."""
+    `type`, `lat`, `lon`, `daily_capacity` and today's `load`); with `transfers`, every active location (what may
+    be transferred to a pickup store); with `include_empty`, also levels whose units are all reserved (a
+    re-sourcing adds its own back)."""
     sends = or_(Location.type == "warehouse", and_(Location.type == "store", Location.ship_from_store))
     return session.execute(
         select(StockLevel.location_id, StockLevel.product_id, StockLevel.on_hand, StockLevel.reserved,
                StockLevel.expired, StockLevel.safety_stock, Location.safety_stock.label("default_safety"),
-               Location.type, Location.lat, Location.lon)
+               Location.type, Location.lat, Location.lon, Location.daily_capacity,
+               func.coalesce(LocationLoad.units, 0).label("load"))
         .join(Location, Location.id == StockLevel.location_id)
+        .outerjoin(LocationLoad, and_(LocationLoad.location_id == StockLevel.location_id,
+                                      LocationLoad.day == capacity.today()))
         .where(StockLevel.product_id.in_(list(product_ids)), Location.active, True if transfers else sends,
                StockLevel.on_hand > (StockLevel.expired if include_empty else StockLevel.reserved + StockLevel.expired))
     ).all()

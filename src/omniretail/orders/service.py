@@ -31,6 +31,7 @@ from omniretail.customers.profiles import authorise, resolve
 from omniretail.inventory import reservations
 from omniretail.inventory.models import Reservation
 from omniretail.inventory.service import Cause, check_positive
+from omniretail.locations import capacity
 from omniretail.orders import history, inspection, placement, states
 from omniretail.orders.facts import gather, remember_verified
 from omniretail.orders.models import Order, OrderEvent, OrderItem
@@ -110,6 +111,8 @@ def place(session: Session, *, actor: Actor, channel: str, customer_id: int, lin
     made = reservations.reserve(session, actor=stock_actor(actor), lines=draft.plan, owner_type="order",
                                 owner_id=str(order.id), reason=f"order {order.id}",
                                 respect_safety_stock=how.type != "in_store")
+    if how.type == "delivery":
+        capacity.take(session, capacity.units_by_location(draft.plan))
     status = "active"
     if how.type == "in_store":
         status = "consumed"

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from omniretail.core.config import Settings
 from omniretail.core.errors import NotFound
 from omniretail.inventory import allocation
+from omniretail.locations import capacity
 from omniretail.sourcing.cost import CostModel
 from omniretail.sourcing.decision import Decision
 from omniretail.sourcing.model import Location, Network, Order
@@ -44,7 +45,8 @@ def promisable(row: Any) -> int:
 
 def network_of(candidates: Iterable[Any], skus: dict[int, str]) -> Network:
     """The network of candidate level rows (`location_id`, `product_id`, `on_hand`, `reserved`, `expired`,
-    `safety_stock`, `default_safety`, `type`, `lat`, `lon`): what each location may still promise."""
+    `safety_stock`, `default_safety`, `type`, `lat`, `lon`, `daily_capacity`, `load`): what each location may still
+    promise, and the units it may still send out today."""
     places: dict[str, Location] = {}
     for row in candidates:
         units = promisable(row)
@@ -52,7 +54,8 @@ def network_of(candidates: Iterable[Any], skus: dict[int, str]) -> Network:
         if place is None:
             place = places[row.location_id] = Location(row.location_id, float(row.lat), float(row.lon),
                                                         kind=row.type if row.type in ("store", "warehouse") else
-                                                        "warehouse")
+                                                        "warehouse",
+                                                        capacity=capacity.left(row.daily_capacity, row.load))
         if units > 0:
             place.stock[skus[row.product_id]] = units
     return Network(sorted(places.values(), key=lambda p: p.id))

@@ -1,0 +1,64 @@
+"""Daily picking capacity of the locations that send deliveries (warehouses, ship-from-store stores).
+
+A location's `daily_capacity` is the units it can send out for delivery in a day (0: no limit). Every unit a
+delivery is sourced to is counted on that day's `location_loads` row when the order is placed, and sourcing
+sees what is left (`left`), so a full store is passed over for the next best location and a store is never
+promised more than it can pick. Days are UTC days. The order fast path adds its units in its own statement, with
+a guard that refuses the write if another order took the rest first (the transactional path then decides the
+order again with what is left); the transactional path counts its units in its own transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from omniretail.core.clock import utcnow
+from omniretail.locations.models import LocationLoad
+
+
+def today() -> date:
+    return utcnow().date()
+
+
+def left(daily_capacity: int | None, load: int | None) -> int | None:
+    """Units a location may still be given today; None when it has no limit."""
+    if not daily_capacity:
+        return None
+    return max(0, daily_capacity - (load or 0))
+
+
+def units_by_location(lines: Iterable[Any]) -> dict[str, int]:
+    """A delivery plan's units per location (lines with `location_id` and `quantity`)."""
+    units: dict[str, int] = {}
+    for line in lines:
+        units[line.location_id] = units.get(line.location_id, 0) + line.quantity
+    return units
+
+
+def take(session: Session, units: dict[str, int], day: date | None = None) -> None:
+    """Count units sent out from each location on `day` (today), in the caller's transaction."""
+    if not units:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(LocationLoad).values([{"location_id": location_id, "day": day or today(), "units": count}
+                                             for location_id, count in sorted(units.items())])
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["location_id", "day"], set_={"units": LocationLoad.units + statement.excluded.units}))
+
+
+def loads(session: Session, location_ids: Iterable[str], day: date | None = None) -> dict[str, int]:
+    """Units counted at each location on `day` (today)."""
+    ids = sorted(set(location_ids))
+    if not ids:
+        return {}
+    query = select(LocationLoad.location_id, LocationLoad.units).where(LocationLoad.day == (day or today()),
+                                                                       LocationLoad.location_id.in_(ids))
+    return {location_id: units for location_id, units in session.execute(query)}
