@@ -134,3 +134,13 @@ def test_concurrent_fast_path_orders_never_overfill_a_day(db: Database, shops: i
     assert _loads(db) == {k: v for k, v in sent.items() if v}
     with db.read() as s:
         assert stock_violations(s) == [] and order_violations(s) == []
+
+
+def test_units_moved_away_are_given_back_never_below_nothing(db: Database, shops: int) -> None:
+    with db.write() as s:
+        capacity.take(s, {"kassel": 3})
+        capacity.take(s, {"kassel": -2, "hamburg": 1})  # re-batched: two units went to Hamburg... one came
+    assert _loads(db) == {"kassel": 1, "hamburg": 1}
+    with db.write() as s:
+        capacity.take(s, {"kassel": -5, "hamburg": 2})
+    assert _loads(db) == {"kassel": 0, "hamburg": 3}

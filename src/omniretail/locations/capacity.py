@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from omniretail.core.clock import utcnow
@@ -41,17 +41,27 @@ def units_by_location(lines: Iterable[Any]) -> dict[str, int]:
 
 
 def take(session: Session, units: dict[str, int], day: date | None = None) -> None:
-    """Count units sent out from each location on `day` (today), in the caller's transaction."""
+    """Count units sent out from each location on `day` (today), in the caller's transaction; a negative count
+    gives units back (an order moved elsewhere)."""
     if not units:
         return
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = insert(LocationLoad).values([{"location_id": location_id, "day": day or today(), "units": count}
-                                             for location_id, count in sorted(units.items())])
+    # A count given back (negative: units moved away) never takes a day below nothing.
+    statement = insert(LocationLoad).values([{"location_id": location_id, "day": day or today(),
+                                              "units": max(0, count)} for location_id, count in sorted(units.items())])
+    added = LocationLoad.units + statement.excluded.units if all(c >= 0 for c in units.values()) else \
+        LocationLoad.units + _given(units)
     session.execute(statement.on_conflict_do_update(
-        index_elements=["location_id", "day"], set_={"units": LocationLoad.units + statement.excluded.units}))
+        index_elements=["location_id", "day"], set_={"units": case((added < 0, 0), else_=added)}))
+
+
+def _given(units: dict[str, int]) -> Any:
+    """Each location's own count (positive or negative), for an update that may take units away."""
+    return case(*((LocationLoad.location_id == location_id, count) for location_id, count in units.items()),
+                else_=0)
 
 
 def loads(session: Session, location_ids: Iterable[str], day: date | None = None) -> dict[str, int]:

@@ -24,6 +24,7 @@ from omniretail.core.outbox import Event, emit
 from omniretail.core.security import Actor
 from omniretail.inventory import reservations
 from omniretail.inventory.models import Reservation
+from omniretail.locations import capacity
 from omniretail.orders import placement
 from omniretail.orders import service as orders
 from omniretail.orders.models import Order, OrderItem
@@ -89,8 +90,11 @@ def rebatch(session: Session, *, actor: Actor, since: datetime, settings: Settin
     for reserved in held.values():
         for r in reserved:
             own[(r.location_id, r.product_id)] = own.get((r.location_id, r.product_id), 0) + r.quantity
+    today = capacity.today()
+    own_load = capacity.units_by_location(r for o in found if o.created_at.date() == today for r in held[o.id])
     rows = [SimpleNamespace(**{**row._asdict(), "reserved": row.reserved - own.get((row.location_id, row.product_id),
-                                                                                    0)})
+                                                                                    0),
+                               "load": row.load - own_load.get(row.location_id, 0)})
             for row in placement.candidate_rows(session, product_ids.values(), include_empty=True)]
     network = sourcing.network_of(rows, skus)
     wanted: dict[int, list[tuple[str, int]]] = {i: [] for i in ids}
@@ -142,6 +146,16 @@ def _move_all(session: Session, actor: Actor, changed: list[tuple[Order, Any]],
     for order, _ in changed:
         for r in sorted(held[order.id], key=lambda x: (x.location_id, x.product_id, x.id)):
             reservations.release(session, actor=stock, reservation_id=r.id, reason=f"order {order.id} re-batched")
+    # The day's loads: units moved away from where today's orders were counted, and onto where they go now.
+    today = capacity.today()
+    moved: dict[str, int] = {}
+    for order, decision in changed:
+        if order.created_at.date() == today:
+            for location_id, units in capacity.units_by_location(held[order.id]).items():
+                moved[location_id] = moved.get(location_id, 0) - units
+        for location_id, units in capacity.units_by_location(decision.picks).items():
+            moved[location_id] = moved.get(location_id, 0) + units
+    capacity.take(session, {k: v for k, v in moved.items() if v})
     for order, decision in changed:
         reservations.reserve(session, actor=stock, owner_type="order", owner_id=str(order.id),
                              reason=f"order {order.id} re-batched",
