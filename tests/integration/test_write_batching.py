@@ -1,6 +1,7 @@
-"""Group commit of the order write (`inventory.batching`, PostgreSQL): orders decided at once share a statement,
-and each still gets the answer it would have got alone — a short order in a batch does not take the others with
-it, a key sent twice at once is written once, an error is raised to the order that caused it only."""
+"""Shared statements of the order fast path (PostgreSQL): orders decided at once share a write (`inventory.batching`,
+group commit) and orders arriving at once share a read (`orders.reads`), and each still gets the answer it would
+have got alone — a short order in a batch does not take the others with it, a key sent twice at once is written
+once, an error is raised to the order or request that caused it only."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from omniretail.core.db import Database
 from omniretail.core.models import IdempotencyRecord, OutboxEvent
 from omniretail.inventory import batching
 from omniretail.inventory.invariants import stock_violations
-from omniretail.orders import fastpath
+from omniretail.orders import fastpath, reads
 from omniretail.orders.invariants import order_violations
 from omniretail.orders.models import Order
 from tests.integration.test_order_fastpath import ACTOR, _order, _run, network  # noqa: F401 - the fixture
@@ -33,15 +34,15 @@ def _place(db: Database, body: Any, key: str | None = None) -> Any:
 @POSTGRES
 def test_orders_placed_at_once_share_statements_and_are_all_written(db: Database,
                                                                     network: dict[str, int]) -> None:  # noqa: F811
-    async def race() -> tuple[list[Any], int]:
+    async def race() -> tuple[list[Any], int, int]:
         answers = await asyncio.gather(*[_place(db, _order(network["ada"], [("MILK", 1), ("SOAP", 2)]))
                                          for _ in range(12)])
-        return answers, batching.batcher(db).statements
+        return answers, batching.batcher(db).statements, reads.batcher(db, fastpath.READ_MANY).statements
 
-    answers, statements = _run(db, race())
+    answers, writes, read_statements = _run(db, race())
 
     assert all(a is not None for a in answers)
-    assert statements < 12  # fewer writes than orders: they were batched
+    assert writes < 12 and read_statements < 12  # fewer statements than orders: they were shared
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(Order)) == 12
         assert {a["id"] for a in answers} == set(s.scalars(select(Order.id)))
@@ -105,3 +106,20 @@ def test_an_error_reaches_only_the_order_that_caused_it(db: Database, network: d
 def test_rows_of_one_table_with_different_columns_are_inserted_apart() -> None:
     groups = batching.merged([{"t": [{"a": 1, "b": 2}], "u": [{"x": 1}]}, {"t": [{"a": 3}, {"a": 4, "b": 5}]}])
     assert groups == [("t", [{"a": 1, "b": 2}, {"a": 4, "b": 5}]), ("u", [{"x": 1}]), ("t", [{"a": 3}])]
+
+
+@POSTGRES
+def test_a_read_that_fails_fails_alone(db: Database, network: dict[str, int]) -> None:  # noqa: F811
+    async def race() -> list[Any]:
+        reader = reads.batcher(db, fastpath.READ_MANY)
+        good = {"reservations": 1, "channel": "web", "customer_id": network["ada"], "skus": ["MILK"],
+                "locations": ["store-a"], "owner": None, "key": None, "delivery": False}
+        return await asyncio.gather(*[reader.read(good, "2026-12-02") for _ in range(3)],
+                                    reader.read({**good, "customer_id": "not a number"}, "2026-12-02"),
+                                    return_exceptions=True)
+
+    *good, bad = _run(db, race())
+
+    assert isinstance(bad, psycopg.Error)
+    assert all(row[3][0] == "active" for row in good)  # the customer's status, read for each request
+    assert len({row[0] for row in good}) == 3  # each request drew its own order id

@@ -36,6 +36,9 @@ from omniretail.orders.invariants import order_violations
 CHANNELS = ("web", "app", "marketplace")
 HOT_STORE, HOT_SKU = "hot-store", "HOT-1"
 STOCK_PER_LEVEL = 100_000
+# Units a store may send out for delivery a day: counted for every delivery, as in production, but more than a run
+# sends, so the figures are order placement, not a full day (a full store is passed over; tests cover that).
+DAILY_CAPACITY = 100_000
 PGBENCH_CLIENTS = 8
 DELIVERY_SHARE = 0.3
 WARMUP_SECONDS = 2.0
@@ -56,7 +59,7 @@ def _seed(db: Database, *, locations: int, skus: int, customers: int, hot_units:
                 "updated_at": now}])
         rows = [{"id": f"store-{n:04d}", "name": f"Store {n}", "type": "store", "lat": round(rng.uniform(47, 55), 5),
                  "lon": round(rng.uniform(6, 15), 5), "timezone": "Europe/Berlin", "pickup": True,
-                 "ship_from_store": True, "daily_capacity": 500, "safety_stock": 0, "opening_hours": {},
+                 "ship_from_store": True, "daily_capacity": DAILY_CAPACITY, "safety_stock": 0, "opening_hours": {},
                  "active": True, "created_at": now, "updated_at": now} for n in range(locations)]
         rows.append({**rows[0], "id": HOT_STORE, "name": "Hot store", "ship_from_store": False})
         s.execute(Location.__table__.insert(), rows)

@@ -1,6 +1,7 @@
 """Placing an order in two round trips on PostgreSQL: one statement reads everything the decision needs, one
-statement reserves every unit and writes the order with all its rows — or writes nothing. The write is shared
-with the orders decided at the same moment (`inventory.batching`, group commit), each answered as if alone.
+statement reserves every unit and writes the order with all its rows — or writes nothing. Both are shared with
+the orders arriving at the same moment (`orders.reads`, `inventory.batching`: one statement for all of them),
+each answered as if alone.
 
 The decision itself is the service's (`service.decide`: prices, placement, inspection) and the rows are the ones
 the transactional path writes (`history.step_rows`, the order's and its items' rows), so the two paths cannot
@@ -13,20 +14,21 @@ channel, a key used before, any refusal, a short line — it hands back (None) a
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
 from omniretail.core.clock import utcnow
 from omniretail.core.config import Settings
-from omniretail.core.db import Database, execute_prepared
+from omniretail.core.db import Database
 from omniretail.core.errors import DomainError
 from omniretail.core.outbox import event_row
 from omniretail.core.security import Actor, Role
 from omniretail.inventory import batching
 from omniretail.inventory.reservations import reservation_event
 from omniretail.locations import capacity
-from omniretail.orders import history, placement, service
+from omniretail.orders import history, placement, reads, service
 from omniretail.orders.facts import EARLIER_ORDERS, facts_of
 from omniretail.orders.models import Order
 from omniretail.orders.schemas import OrderIn
@@ -60,6 +62,14 @@ SELECT nextval('orders_id_seq'),
            SELECT json_agg(json_build_array(line1, postcode, country, failed_deliveries, last_failed_at))
            FROM customer_addresses WHERE profile_id = %(customer_id)s AND failed_deliveries > 0) END
 """
+# Requests read together: one row per request, in their order (`_reads`). Every %(name)s of READ but `today` is
+# the request's own.
+PER_REQUEST = {"reservations": "int", "channel": "text", "customer_id": "bigint", "skus": "text[]",
+               "locations": "text[]", "owner": "text", "key": "text", "delivery": "boolean"}
+READ_MANY = ("SELECT x.* FROM jsonb_to_recordset(%(requests)s::jsonb) AS r("
+             + ", ".join(f"{name} {kind}" for name, kind in {**PER_REQUEST, "n": "int"}.items())
+             + ") CROSS JOIN LATERAL ("
+             + re.sub(r"%\((" + "|".join(PER_REQUEST) + r")\)s", r"r.\1", READ) + ") AS x ORDER BY r.n")
 CANDIDATE = ("location_id", "product_id", "on_hand", "reserved", "expired", "safety_stock", "default_safety", "type",
              "lat", "lon", "daily_capacity", "load")
 
@@ -93,10 +103,9 @@ async def place(db: Database, *, actor: Actor, body: OrderIn, settings: Settings
     skus = sorted({line.sku for line in lines})
     params = {"reservations": len(skus), "channel": body.channel, "customer_id": body.customer_id, "skus": skus,
               "locations": places, "owner": (idempotency or {}).get("owner"), "key": (idempotency or {}).get("key"),
-              "delivery": body.fulfilment.type == "delivery", "today": capacity.today()}
+              "delivery": body.fulfilment.type == "delivery"}
     try:
-        async with db.async_statement_connection() as connection:
-            read = await (await execute_prepared(connection, READ, params)).fetchone()
+        read = await reads.batcher(db, READ_MANY).read(params, capacity.today())
         rows, response, plan = _decide(actor, body, lines, settings, read, idempotency)
     except (_Undecided, DomainError):
         return None

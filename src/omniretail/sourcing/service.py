@@ -56,7 +56,7 @@ def network_of(candidates: Iterable[Any], skus: dict[int, str]) -> Network:
                                                         kind=row.type if row.type in ("store", "warehouse") else
                                                         "warehouse",
                                                         capacity=capacity.left(row.daily_capacity, row.load))
-        if units > 0:
+        if units > 0 and place.capacity != 0:  # a location whose day is full sends nothing more today
             place.stock[skus[row.product_id]] = units
     return Network(sorted(places.values(), key=lambda p: p.id))
 
