@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from omniretail.core.db import Database
+from omniretail.core.errors import DomainError
 from omniretail.core.security import Role, auth_cache
 from omniretail.orders import api, fastpath
 from tests.conftest import bearer, make_key
@@ -25,7 +26,11 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
     place, route_place = fastpath.place, api.service.place
 
     async def counted(*args: Any, **kwargs: Any) -> Any:
-        answer = await place(*args, **kwargs)
+        try:
+            answer = await place(*args, **kwargs)
+        except DomainError:
+            seen["fast"].append("refused")
+            raise
         seen["fast"].append(answer is not None)
         return answer
 
@@ -102,9 +107,28 @@ def test_who_may_not_place_is_refused_by_the_route(client: TestClient, db: Datab
     assert True not in calls["fast"]
 
 
-def test_a_short_order_is_tried_once_fast_then_decided_in_a_transaction(client: TestClient, db: Database,
-                                                                         shop: dict[str, int],  # noqa: F811
-                                                                         calls: dict[str, list[Any]]) -> None:
+def test_a_short_order_is_refused_by_the_lane_as_the_route_would(client: TestClient, db: Database,
+                                                                  shop: dict[str, int],  # noqa: F811
+                                                                  calls: dict[str, list[Any]]) -> None:
+    headers = _integration(client, db)
+    response = client.post(ORDERS, headers={**headers, "Idempotency-Key": "short"},
+                           json=order(shop["ada"], [("MILK", 50)]))
+    body = assert_problem(response, 409, "insufficient_stock")
+    assert body["short"] == [{"location_id": "store-a", "sku": "MILK", "requested": 50, "available": 5}]
+    assert calls == {"fast": ["refused"], "route": []}
+    again = client.post(ORDERS, headers={**headers, "Idempotency-Key": "short"},
+                        json=order(shop["ada"], [("MILK", 50)]))
+    assert again.status_code == 409 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == body
+
+
+def test_a_race_the_fast_path_cannot_decide_goes_once_to_the_transactional_path(
+        client: TestClient, db: Database, shop: dict[str, int],  # noqa: F811
+        calls: dict[str, list[Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    async def undecided(*_: Any) -> None:
+        return None  # as when the store's levels do not show the refusal for certain
+
+    monkeypatch.setattr(fastpath.refusals, "short_pickup", undecided)
     headers = _integration(client, db)
     response = client.post(ORDERS, headers=headers, json=order(shop["ada"], [("MILK", 50)]))
     assert_problem(response, 409, "insufficient_stock")

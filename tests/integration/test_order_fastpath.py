@@ -14,9 +14,11 @@ from sqlalchemy import select, text
 from omniretail.catalog.models import Product
 from omniretail.core.config import Settings
 from omniretail.core.db import Database
+from omniretail.core.errors import DomainError
 from omniretail.core.models import AuditEntry, IdempotencyRecord, OutboxEvent
 from omniretail.core.security import Actor, Role
 from omniretail.customers.models import Profile, TimelineEntry
+from omniretail.inventory.errors import InsufficientStock
 from omniretail.inventory.invariants import stock_violations
 from omniretail.inventory.models import Reservation, StockLevel
 from omniretail.orders import fastpath, service
@@ -198,11 +200,15 @@ def test_concurrent_orders_for_the_last_units_never_oversell(db: Database, netwo
     async def race() -> list[Any]:
         return await asyncio.gather(*[
             fastpath.place(db, actor=ACTOR, body=_order(network["ada"], [("LAMP", 1)]), settings=Settings(),
-                           idempotency=None) for _ in range(25)])
+                           idempotency=None) for _ in range(25)], return_exceptions=True)
 
     answers = _run(db, race())
 
-    assert sum(1 for a in answers if a is not None) == 10  # the other 15 go to the transactional path, refused
+    assert sum(1 for a in answers if isinstance(a, dict)) == 10
+    refused = [a for a in answers if isinstance(a, InsufficientStock)]
+    assert len(refused) + sum(a is None for a in answers) == 15  # refused here, or by the transactional path
+    assert all(r.extra["short"] == [{"location_id": "store-a", "sku": "LAMP", "requested": 1, "available": 0}]
+               for r in refused)
     with db.read() as s:
         level = s.execute(select(StockLevel.on_hand, StockLevel.reserved)
                           .join(Product, Product.id == StockLevel.product_id)
@@ -253,3 +259,46 @@ def test_what_the_fast_path_does_not_decide_goes_to_the_transactional_path(
     with db.read() as s:
         assert s.scalars(select(Order.id)).all() == []
         assert s.scalars(select(Reservation.id)).all() == []
+
+
+def _refusal(work: Any) -> Any:
+    try:
+        work()
+    except DomainError as error:
+        return error.problem()
+    raise AssertionError("not refused")
+
+
+@pytest.mark.parametrize("fulfilment", [{"type": "pickup", "location_id": "store-a"},
+                                        {"type": "delivery", "address": ADDRESS}], ids=["pickup", "delivery"])
+def test_a_refusal_here_is_the_transactional_paths_to_the_letter(db: Database, network: dict[str, int],
+                                                                 fulfilment: dict[str, Any]) -> None:
+    lines = [("MILK", 1), ("LAMP", 11)]
+    body = OrderIn.model_validate(_body(network["cy"], lines, fulfilment))
+
+    def transactional() -> None:
+        with db.write() as s:
+            service.place(s, actor=ACTOR, channel="web", customer_id=network["cy"],
+                          lines=[service.OrderLine(sku, q) for sku, q in lines],
+                          fulfilment=FulfilmentIn.model_validate(fulfilment),
+                          payment=PaymentIn(status="authorised", method="card"), settings=Settings())
+
+    def fast() -> None:
+        _run(db, fastpath.place(db, actor=ACTOR, body=body, settings=Settings(), idempotency=None))
+
+    assert _refusal(fast) == _refusal(transactional)
+
+
+def test_a_lapsed_hold_is_swept_by_the_transactional_path_not_refused(
+        client: TestClient, admin: dict[str, str], db: Database, network: dict[str, int]) -> None:
+    response = client.post("/api/v1/inventory/reservations", headers=admin, json={
+        "lines": [{"location_id": "store-a", "sku": "LAMP", "quantity": 5}], "owner_type": "cart", "owner_id": "c-1",
+        "expires_at": "2099-01-01T00:00:00Z"})
+    assert response.status_code == 201, response.text
+    with db.write() as s:  # the hold lapsed a minute ago and nobody has swept it yet
+        s.execute(text("UPDATE reservations SET expires_at = now() - interval '1 minute' WHERE owner_id = 'c-1'"))
+
+    placed = client.post(ORDERS, headers=admin, json=_body(network["ada"], [("LAMP", 8)],
+                                                           {"type": "pickup", "location_id": "store-a"}))
+
+    assert placed.status_code == 201, placed.text

@@ -71,12 +71,17 @@ def validation_problem(exc: RequestValidationError) -> JSONResponse:
     )
 
 
+def domain_problem(exc: DomainError) -> JSONResponse:
+    """The problem+json answer to a domain error."""
+    body = exc.problem()
+    return problem_response(body.pop("status"), body.pop("code"), body.pop("title"), body.pop("detail"),
+                            **{k: v for k, v in body.items() if k != "type"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        body = exc.problem()
-        return problem_response(body.pop("status"), body.pop("code"), body.pop("title"), body.pop("detail"),
-                                **{k: v for k, v in body.items() if k != "type"})
+        return domain_problem(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

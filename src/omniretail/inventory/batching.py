@@ -22,6 +22,7 @@ from omniretail.core.db import Database, execute_prepared
 from omniretail.inventory.fastpath import refused, reserve_all_statement
 
 MAX_BATCH = 16  # orders per statement
+WRITTEN, REFUSED, COLLIDED = "written", "refused", "collided"
 WRITERS = 2  # batches written at the same time per event loop
 
 Rows = dict[str, list[dict[str, Any]]]
@@ -33,7 +34,7 @@ class _Item:
     plan: Plan
     rows: Rows
     loads: dict[str, int]
-    done: asyncio.Future[bool] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    done: asyncio.Future[str] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class WriteBatcher:
@@ -45,10 +46,10 @@ class WriteBatcher:
         self.writers = 0
         self.statements = 0  # written, batches and single retries alike (for tests and benchmarks)
 
-    async def write(self, plan: Plan, rows: Rows, loads: dict[str, int] | None = None) -> bool:
-        """Reserve `plan` and insert `rows` with whatever else is waiting; True when written, False when the
-        write was refused or collided (a short line, a key written at the same time, a lock cycle) and wrote
-        nothing. `loads`: units sent out per location today (`locations.capacity`). Any other database error is
+    async def write(self, plan: Plan, rows: Rows, loads: dict[str, int] | None = None) -> str:
+        """Reserve `plan` and insert `rows` with whatever else is waiting: `WRITTEN`, or, having written nothing,
+        `REFUSED` (a short line or a full day, the guard's refusal) or `COLLIDED` (a key written at the same time,
+        a lock cycle). `loads`: units sent out per location today (`locations.capacity`). Any other database error is
         raised."""
         item = _Item(plan, rows, loads or {})
         self.waiting.append(item)
@@ -72,12 +73,14 @@ class WriteBatcher:
             try:
                 await self._execute([item])
             except Exception as error:  # noqa: BLE001 - handed to the order that caused it
-                if _collided(error):
-                    _settle(item, False)
+                if refused(error):
+                    _settle(item, REFUSED)
+                elif _collided(error):
+                    _settle(item, COLLIDED)
                 elif not item.done.done():
                     item.done.set_exception(error)
             else:
-                _settle(item, True)
+                _settle(item, WRITTEN)
 
     async def _together(self, batch: list[_Item]) -> bool:
         try:
@@ -85,7 +88,7 @@ class WriteBatcher:
         except Exception:  # noqa: BLE001 - nothing was written; each order alone meets its own answer
             return False
         for item in batch:
-            _settle(item, True)
+            _settle(item, WRITTEN)
         return True
 
     async def _execute(self, items: list[_Item]) -> None:
@@ -114,12 +117,12 @@ def merged(batch: list[Rows]) -> list[tuple[str, list[dict[str, Any]]]]:
 def _collided(error: Exception) -> bool:
     import psycopg
 
-    return refused(error) or isinstance(error, psycopg.errors.UniqueViolation | psycopg.errors.DeadlockDetected)
+    return isinstance(error, psycopg.errors.UniqueViolation | psycopg.errors.DeadlockDetected)
 
 
-def _settle(item: _Item, written: bool) -> None:
+def _settle(item: _Item, outcome: str) -> None:
     if not item.done.done():  # its caller may have gone (a client that hung up)
-        item.done.set_result(written)
+        item.done.set_result(outcome)
 
 
 _batchers: weakref.WeakKeyDictionary[Any, dict[int, WriteBatcher]] = weakref.WeakKeyDictionary()

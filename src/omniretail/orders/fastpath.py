@@ -28,7 +28,8 @@ from omniretail.core.security import Actor, Role
 from omniretail.inventory import batching
 from omniretail.inventory.reservations import reservation_event
 from omniretail.locations import capacity
-from omniretail.orders import history, placement, reads, service
+from omniretail.orders import history, placement, reads, refusals, service
+from omniretail.orders.errors import NetworkShort
 from omniretail.orders.facts import EARLIER_ORDERS, facts_of
 from omniretail.orders.models import Order
 from omniretail.orders.schemas import OrderIn
@@ -90,7 +91,8 @@ async def place(db: Database, *, actor: Actor, body: OrderIn, settings: Settings
                 idempotency: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Place the order of `body` as `service.place` would and return the API's answer (with the
     `Idempotency-Key` record — `owner`, `key`, `method`, `path`, `fingerprint` — written alongside), or None
-    for the transactional path to decide. Runs on the event loop: two statements, no thread."""
+    for the transactional path to decide; raises the refusal when it is certainly the transactional path's
+    (`orders.refusals`). Runs on the event loop: two statements, no thread."""
     if db.dialect != "postgresql" or body.fulfilment.type == "in_store" or not body.lines \
             or len(body.lines) > service.MAX_LINES:
         return None
@@ -107,13 +109,22 @@ async def place(db: Database, *, actor: Actor, body: OrderIn, settings: Settings
     try:
         read = await reads.batcher(db, READ_MANY).read(params, capacity.today())
         rows, response, plan = _decide(actor, body, lines, settings, read, idempotency)
+    except NetworkShort as short:  # the network as read cannot fill the delivery
+        await refusals.refuse(db, short, idempotency)
+        return None
     except (_Undecided, DomainError):
         return None
-    # A short line, the same key sent twice at once, a lock cycle: nothing was written (False).
     loads: dict[str, int] = {}  # units sent out today per location (`locations.capacity`)
     for location_id, _, quantity in plan if body.fulfilment.type == "delivery" else ():
         loads[location_id] = loads.get(location_id, 0) + quantity
-    return response if await batching.batcher(db).write(plan, rows, loads) else None
+    outcome = await batching.batcher(db).write(plan, rows, loads)
+    if outcome == batching.WRITTEN:
+        return response
+    if outcome == batching.REFUSED and body.fulfilment.type == "pickup" and not body.fulfilment.allow_transfer:
+        short = await refusals.short_pickup(db, plan, {pid: sku for sku, pid in _product_ids(rows).items()})
+        if short is not None:
+            await refusals.refuse(db, short, idempotency)
+    return None  # a key written at the same time, a lock cycle, a race the transactional path decides
 
 
 def _decide(actor: Actor, body: OrderIn, lines: list[service.OrderLine], settings: Settings, read: Any,
@@ -165,3 +176,7 @@ def _decide(actor: Actor, body: OrderIn, lines: list[service.OrderLine], setting
     if idempotency is not None:
         rows["idempotency_keys"] = [{**idempotency, "status_code": 201, "response": response, "created_at": now}]
     return rows, response, [(r["location_id"], r["product_id"], r["quantity"]) for r in made]
+
+
+def _product_ids(rows: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+    return {line["sku"]: line["product_id"] for line in rows["order_lines"]}

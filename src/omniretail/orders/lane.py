@@ -7,7 +7,8 @@ authentication cache (`security.auth_cache`), the role admitted by the route's `
 `idempotency.fields_of`, and the order placed by `fastpath.place`. Anything else — a key not cached yet, a role
 the route refuses, a body that does not parse, a refused price, a bad key header, an order the fast path hands
 back — goes on to the framework with the body untouched, which answers it exactly as it always does (problems,
-401/403/422, the transactional path). So the lane only ever answers 201 for an order it placed.
+401/403/422, the transactional path). So the lane answers only 201 for an order it placed, and 409
+`insufficient_stock` for one the fast path refused as the transactional path would (`orders.refusals`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import orjson
 from pydantic import ValidationError
 
 from omniretail.core.errors import DomainError
+from omniretail.core.http import domain_problem
 from omniretail.core.idempotency import HEADER, fields_of
 from omniretail.core.security import auth_cache, hash_key
 from omniretail.orders import fastpath
@@ -52,7 +54,11 @@ class OrderLane:
                 break
             body += message.get("body", b"")
             more = message.get("more_body", False) and len(body) <= MAX_BODY
-        answer = None if more or len(body) > MAX_BODY else await self._place(scope, body)
+        try:
+            answer = None if more or len(body) > MAX_BODY else await self._place(scope, body)
+        except DomainError as refusal:  # a refusal the fast path is sure of (`orders.refusals`)
+            await domain_problem(refusal)(scope, receive, send)
+            return
         if answer is not None:
             payload = orjson.dumps(answer)
             await send({"type": "http.response.start", "status": 201,
