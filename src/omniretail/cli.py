@@ -320,7 +320,9 @@ def bench(name: Annotated[str, typer.Argument(help="catalog, inventory, identity
           server_workers: Annotated[int, typer.Option(min=1, max=64, help="orders: server processes, as "
                                                                           "`serve --workers`")] = 1,
           instance: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="sourcing: instance "
-                                                        "JSON (default: a generated one)")] = None
+                                                        "JSON (default: a generated one)")] = None,
+          no_batch: Annotated[bool, typer.Option("--no-batch", help="sourcing: skip optimal_batch (minutes on "
+                                                                   "large tight instances)")] = False
           ) -> None:
     """Run a benchmark, print a table and write JSON."""
     target = output or Path(f"bench-{name}.json")
@@ -347,7 +349,7 @@ def bench(name: Annotated[str, typer.Argument(help="catalog, inventory, identity
     elif name == "sourcing":
         from omniretail.bench.sourcing import run_sourcing_bench
 
-        run_sourcing_bench(instance=instance, output=target, console=out)
+        run_sourcing_bench(instance=instance, output=target, console=out, batch=not no_batch)
     else:
         err.print(f"[red]unknown benchmark {name!r}[/red]; available: catalog, inventory, identity, orders, "
                   "sourcing")

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from omniretail.sourcing.bidprice import Forecast
 from omniretail.sourcing.instances import cities, generate_instance, load_instance, parse_instance, write_instance
 from omniretail.sourcing.optimizer import Order
 
@@ -16,8 +17,13 @@ def test_the_same_seed_gives_the_same_instance_and_another_seed_another():
 
 def test_an_instance_has_exactly_the_documented_keys():
     document = generate_instance(locations=4, orders=25, skus=20, seed=1)
-    assert set(document) == {"cost", "locations", "orders", "generator"}
+    assert set(document) == {"cost", "locations", "orders", "generator", "forecast"}
     assert len(document["locations"]) == 4 and len(document["orders"]) == 25
+    assert set(document["forecast"]) == {"orders", "source", "demand"} and document["forecast"]["orders"] == 25
+    assert all(set(entry) == {"lat", "lon", "sku", "qty"} and entry["qty"] > 0
+               for entry in document["forecast"]["demand"])
+    assert set(generate_instance(locations=4, orders=25, skus=20, seed=1, history=0)) == {
+        "cost", "locations", "orders", "generator"}
     for location in document["locations"]:
         assert {"id", "lat", "lon", "capacity", "stock"} <= set(location)
         assert all(isinstance(q, int) and q > 0 for q in location["stock"].values())
@@ -78,3 +84,50 @@ def test_the_optional_fields_lanes_lots_and_pickups_are_read():
 def test_a_document_that_is_not_an_instance_is_refused_with_what_is_missing():
     with pytest.raises(ValueError, match="not a sourcing instance: missing or malformed 'locations'"):
         parse_instance({"orders": []})
+
+
+def per_sku(pairs):
+    total = {}
+    for sku, qty in pairs:
+        total[sku] = total.get(sku, 0) + qty
+    return total
+
+
+def test_the_forecast_is_an_independent_history_sample_never_the_batchs_own_orders():
+    document = generate_instance(locations=5, orders=400, skus=30, seed=2, capacity="tight")
+    forecast = document["forecast"]
+    assert document["generator"]["history_seed"] == 2 + 1_000_000 and "not the batch's orders" in forecast["source"]
+    batch = per_sku((line["sku"], line["qty"]) for order in document["orders"] for line in order["lines"])
+    history = per_sku((entry["sku"], entry["qty"]) for entry in forecast["demand"])
+    assert history != batch  # another draw from the same law: close in total, different in detail
+    assert abs(sum(history.values()) - sum(batch.values())) < 0.2 * sum(batch.values())
+    # the forecast does not depend on the batch: other orders (or none), same history
+    for other in (generate_instance(locations=5, orders=50, skus=30, seed=2, capacity="tight", history=400),
+                  generate_instance(locations=5, orders=0, skus=30, seed=2, capacity="tight", history=400)):
+        assert other["forecast"] == forecast
+    # ... and the batch does not depend on the forecast: without one, the same locations and orders
+    bare = generate_instance(locations=5, orders=400, skus=30, seed=2, capacity="tight", history=0)
+    assert (bare["locations"], bare["orders"]) == (document["locations"], document["orders"])
+    # the batch's orders go to jittered points, the forecast to city centres: no batch order is in it
+    cities_at = {(round(lat, 5), round(lon, 5)) for _, lat, lon, _ in cities("US")}
+    assert {(e["lat"], e["lon"]) for e in forecast["demand"]} <= cities_at
+    assert generate_instance(locations=5, orders=400, skus=30, seed=2, history_seed=9)["forecast"] != forecast
+    with pytest.raises(ValueError, match="seed of its own"):
+        generate_instance(locations=5, orders=10, skus=30, seed=2, history_seed=2)
+
+
+def test_the_instance_format_round_trips_with_and_without_a_forecast(tmp_path):
+    document = generate_instance(locations=3, orders=20, skus=8, seed=5)
+    path = tmp_path / "with.json"
+    write_instance(document, path)
+    instance = load_instance(path)
+    assert instance.forecast == Forecast.from_dict(document["forecast"])
+    assert instance.forecast.to_dict() == document["forecast"]
+    assert instance.summary()["forecast"]["orders"] == 20
+    del document["forecast"]
+    write_instance(document, tmp_path / "without.json")
+    bare = load_instance(tmp_path / "without.json")
+    assert bare.forecast is None and bare.summary()["forecast"] is None
+    assert bare.orders == instance.orders and bare.network.stock == instance.network.stock
+    with pytest.raises(ValueError, match="missing or malformed 'demand'"):
+        parse_instance({**document, "forecast": {"orders": 3}})

@@ -7,7 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from omniretail.locations.geo import haversine_km
+from omniretail.sourcing.bidprice import BidPrices
+from omniretail.sourcing.decision import assignment_from_picks, breakdown
 from omniretail.sourcing.optimizer import CostModel, Lane, Location, Lot, Network, Order, source
+from omniretail.sourcing.problem import build_problem
 
 SKUS = ["A", "B", "C", "D"]
 COST = CostModel()
@@ -107,3 +110,23 @@ def test_no_policy_beats_optimal_and_the_default_lower_bound_never_exceeds_it(ca
             sent[pick.sku] += pick.quantity
         assert {s: q - sent[s] for s, q in order.lines.items() if q > sent[s]} == decision.unfilled
         assert set(decision.reasons) == set(decision.unfilled)
+
+
+@settings(max_examples=120, deadline=None)
+@given(small(), st.data())
+def test_with_any_bid_prices_the_default_states_its_true_cost_and_a_bound_no_plan_beats(case, data):
+    network, order, cost = case
+    n = len(network.locations)
+    prices = BidPrices([{s: data.draw(st.sampled_from([0.0, 0.5, 40.0, 990.0])) for s in SKUS} for _ in range(n)],
+                       [data.draw(st.sampled_from([0.0, 3.0, 700.0])) for _ in range(n)])
+    priced = source(order, network, cost, "default", prices=prices)
+    optimal = source(order, network, cost, "optimal")
+    network.copy().consume(priced.picks)  # fits stock and capacity
+    problem = build_problem(order, network, cost)
+    true_cost = breakdown(problem, assignment_from_picks(problem, priced.picks)).total
+    assert abs(priced.total_cost - true_cost) < 1e-9  # the prices chose, they are not in the cost
+    assert priced.total_cost >= optimal.total_cost - 1e-7
+    assert priced.lower_bound is not None and priced.lower_bound <= optimal.total_cost + 1e-7
+    if cost.unfilled_per_unit == 1000.0 and priced.unfilled_units > optimal.unfilled_units:
+        # only the plan's choice of locations can leave more unfilled, never the prices weighed against the penalty
+        assert any(code == "capacity" for code in priced.reasons.values())

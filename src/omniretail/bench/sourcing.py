@@ -4,6 +4,11 @@ Each policy sources the orders in the given sequence, every decision taking its 
 the next order (online); `optimal_batch` sources them together (fix-and-optimise over windows, see
 `sourcing.batch`), starting from the default policy's online plan; its `lower_bound` (each order's own bound on
 the untouched network, summed) is a floor no plan of the batch can go under.
+
+The default policy runs with bid prices (`sourcing.bidprice`) from the instance's forecast, or, when the
+instance has none, from the batch's own demand per SKU and destination (labelled so in the output). Prices are
+re-solved between decisions, as a background job would, and timed apart from the decisions; the default without
+prices runs too, as a reference.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from rich.table import Table
 
 from omniretail.bench.common import machine, percentiles, write_json
 from omniretail.sourcing.batch import source_batch
+from omniretail.sourcing.bidprice import BidPricer, Forecast, aggregate
 from omniretail.sourcing.decision import Decision
 from omniretail.sourcing.greedy import source_nearest
 from omniretail.sourcing.instances import Instance, generate_instance, load_instance, parse_instance
@@ -54,25 +60,56 @@ def _row(decision: Decision) -> tuple[float, float, int, bool, int, bool]:
             proven)
 
 
-def _online(instance: Instance, policy: str, bar: Progress, keep: bool) -> tuple[dict[str, Any], list[Decision]]:
+def _online(instance: Instance, policy: str, bar: Progress, keep: bool,
+            pricer: BidPricer | None = None) -> tuple[dict[str, Any], list[Decision]]:
     network = instance.network.copy()
-    task = bar.add_task(f"{policy} (online)", total=len(instance.orders))
+    task = bar.add_task(f"{policy}{' with bid prices' if pricer else ''} (online)", total=len(instance.orders))
     rows, samples, kept = [], [], []
+    priced = 0
     for order in instance.orders:
+        prices = None if pricer is None else pricer.refresh(network)  # between decisions, not timed with them
         started = time.perf_counter()
         if policy == "nearest":
             decision = source_nearest(build_problem(order, network, instance.cost))
         else:
-            decision = source(order, network, instance.cost, policy)
+            decision = source(order, network, instance.cost, policy, prices=prices)
         samples.append(time.perf_counter() - started)
         network.consume(decision.picks)
+        if pricer is not None:
+            pricer.observe(sum(pick.quantity for pick in decision.picks))
+            priced += any(note.startswith("bid prices used") for note in decision.notes)
         rows.append(_row(decision))
         if keep:
             kept.append(decision)
         bar.advance(task)
     result = _tally(rows, sum(samples))
     result["latency"] = percentiles(samples) if samples else None
+    if pricer is not None:
+        result["bid_prices"] = True
+        result["decisions_with_prices"] = priced
     return result, kept
+
+
+def _forecast(instance: Instance) -> tuple[Forecast, str]:
+    """The instance's forecast, else the batch's own demand per SKU and destination (said so)."""
+    if instance.forecast is not None:
+        return instance.forecast, "instance"
+    return aggregate(instance.orders, source="aggregate forecast from the batch itself: units per SKU and "
+                                             "destination (0.1 degree), not a forecast the policy could have"), \
+        "batch_aggregate"
+
+
+def _pricing(pricer: BidPricer, forecast: Forecast, kind: str) -> dict[str, Any]:
+    solves = pricer.solve_seconds
+    return {"forecast": {"kind": kind, "source": forecast.source, "orders": forecast.orders,
+                         "units": round(forecast.units, 3), "entries": len(forecast.demand)},
+            "every_orders": pricer.every, "unit_share": pricer.unit_share, "nearest_holders": pricer.nearest,
+            "lp_columns": None if pricer.prices is None else pricer.prices.columns,
+            "resolves": pricer.solves, "resolve_seconds_total": round(sum(solves), 3),
+            "first_solve_seconds": round(solves[0], 3) if solves else None,
+            "resolve_ms": percentiles(solves) if solves else None,
+            "last_prices": None if pricer.prices is None else pricer.prices.summary(),
+            "note": "re-solved between decisions (as a background job would); not in the decision latency"}
 
 
 def _pct(a: float, b: float) -> float | None:
@@ -80,8 +117,9 @@ def _pct(a: float, b: float) -> float | None:
 
 
 def run_sourcing_bench(*, instance: Path | None, output: Path, console: Console,
-                       batch_time_limit: float = 2.0) -> dict[str, Any]:
-    """Source the instance's orders with every policy, print a table and write JSON."""
+                       batch_time_limit: float = 2.0, batch: bool = True) -> dict[str, Any]:
+    """Source the instance's orders with every policy, print a table and write JSON (`batch=False`: without
+    optimal_batch, which takes minutes on large tight instances)."""
     if instance is None:
         document = generate_instance()
         loaded, source_name = parse_instance(document), "generated: " + ", ".join(
@@ -95,34 +133,48 @@ def run_sourcing_bench(*, instance: Path | None, output: Path, console: Console,
     gc.freeze()  # the instance is long-lived data; collections should not walk it between decisions
     result: dict[str, Any] = {"benchmark": "sourcing", "instance": {"source": source_name, **summary},
                               "cost": loaded.cost.to_dict(), "machine": machine(), "policies": {}}
+    forecast, kind = _forecast(loaded)
+    pricer = BidPricer(forecast, loaded.cost)
+    demand: dict[str, int] = {}
+    for order in loaded.orders:
+        for sku, units in order.lines.items():
+            demand[sku] = demand.get(sku, 0) + units
+    bound = None
     with _bar(console) as bar:
-        result["policies"]["default"], default_plan = _online(loaded, "default", bar, keep=True)
-        task = bar.add_task("optimal_batch (windows)", total=None)
-        batch = source_batch(loaded.orders, loaded.network, loaded.cost, start=default_plan,
-                             time_limit=batch_time_limit,
-                             progress=lambda done, total: bar.update(task, completed=done, total=total))
-        batch_seconds = batch.seconds + result["policies"]["default"]["seconds"]
-        result["policies"]["optimal_batch"] = _tally([_row(d) for d in batch.decisions], batch_seconds)
-        bound = batch.lower_bound
-        demand: dict[str, int] = {}
-        for order in loaded.orders:
-            for sku, units in order.lines.items():
-                demand[sku] = demand.get(sku, 0) + units
-        floor = sum(demand.values()) - most_units_fillable(demand, loaded.network)
-        result["batch"] = {"unfilled_units_floor": floor, "windows": batch.windows,
-                           "improved_windows": batch.improved_windows,
-                           "skipped_windows": batch.skipped_windows, "solver_statuses": batch.statuses,
-                           "start_cost": round(batch.start_cost, 4),
-                           "lower_bound": None if bound is None else round(bound, 4),
-                           "seconds_including_start": round(batch_seconds, 3)}
-        del default_plan, batch
+        result["policies"]["default"], default_plan = _online(loaded, "default", bar, keep=True, pricer=pricer)
+        result["bid_prices"] = _pricing(pricer, forecast, kind)
+        result["batch"] = {"unfilled_units_floor": sum(demand.values()) - most_units_fillable(demand, loaded.network)}
+        if batch:
+            task = bar.add_task("optimal_batch (windows)", total=None)
+            batched = source_batch(loaded.orders, loaded.network, loaded.cost, start=default_plan,
+                                   time_limit=batch_time_limit,
+                                   progress=lambda done, total: bar.update(task, completed=done, total=total))
+            batch_seconds = batched.seconds + result["policies"]["default"]["seconds"]
+            result["policies"]["optimal_batch"] = _tally([_row(d) for d in batched.decisions], batch_seconds)
+            bound = batched.lower_bound
+            result["batch"].update({"windows": batched.windows, "improved_windows": batched.improved_windows,
+                                    "skipped_windows": batched.skipped_windows, "solver_statuses": batched.statuses,
+                                    "start_cost": round(batched.start_cost, 4),
+                                    "lower_bound": None if bound is None else round(bound, 4),
+                                    "seconds_including_start": round(batch_seconds, 3)})
+            del batched
+        else:
+            result["batch"]["skipped"] = "--no-batch"
+        del default_plan
         gc.collect()
+        unpriced, _ = _online(loaded, "default", bar, keep=False)
         for policy in ("greedy", "optimal"):
             result["policies"][policy], _ = _online(loaded, policy, bar, keep=False)
         nearest, _ = _online(loaded, "nearest", bar, keep=False)
-    result["reference_policies"] = {"nearest": nearest}
-    result["policies"] = {name: result["policies"][name] for name in (*ONLINE, "optimal_batch")}
+    result["reference_policies"] = {"default_without_prices": unpriced, "nearest": nearest}
+    result["policies"] = {name: result["policies"][name] for name in (*ONLINE, "optimal_batch")
+                          if name in result["policies"]}
     result["comparison"] = _compare(result["policies"], bound)
+    greedy = result["policies"]["greedy"]
+    result["comparison"]["default_without_prices_below_greedy_pct"] = None if not greedy["total_cost"] else \
+        round((1 - unpriced["total_cost"] / greedy["total_cost"]) * 100, 3)
+    result["comparison"]["prices_saved_units"] = unpriced["unfilled_units"] - result["policies"]["default"][
+        "unfilled_units"]
     reference = result["reference_policies"]["nearest"]
     default = result["policies"]["default"]
     result["comparison"]["default_below_nearest_pct"] = None if not reference["total_cost"] else \
@@ -140,10 +192,11 @@ def run_sourcing_bench(*, instance: Path | None, output: Path, console: Console,
 
 
 def _compare(policies: dict[str, Any], bound: float | None) -> dict[str, Any]:
-    default, greedy, batch = policies["default"], policies["greedy"], policies["optimal_batch"]
+    default, greedy, batch = policies["default"], policies["greedy"], policies.get("optimal_batch")
     return {
-        "default_vs_batch_pct": _pct(default["total_cost"], batch["total_cost"]),
-        "default_vs_batch_shipping_pct": _pct(default["shipping_cost"], batch["shipping_cost"]),
+        "default_vs_batch_pct": None if batch is None else _pct(default["total_cost"], batch["total_cost"]),
+        "default_vs_batch_shipping_pct": None if batch is None else _pct(default["shipping_cost"],
+                                                                         batch["shipping_cost"]),
         "default_vs_optimal_online_pct": _pct(default["total_cost"], policies["optimal"]["total_cost"]),
         "default_below_greedy_pct": None if not greedy["total_cost"] else
         round((1 - default["total_cost"] / greedy["total_cost"]) * 100, 3),
@@ -151,7 +204,7 @@ def _compare(policies: dict[str, Any], bound: float | None) -> dict[str, Any]:
         round((1 - default["shipping_cost"] / greedy["shipping_cost"]) * 100, 3),
         "fewer_splits_than_greedy_pct": None if not greedy["splits"] else
         round((1 - default["splits"] / greedy["splits"]) * 100, 3),
-        "batch_vs_lower_bound_pct": None if bound is None else _pct(batch["total_cost"], bound),
+        "batch_vs_lower_bound_pct": None if bound is None or batch is None else _pct(batch["total_cost"], bound),
         "decision_p99_ms": default["latency"]["p99_ms"] if default.get("latency") else None,
     }
 
@@ -162,7 +215,10 @@ def _print(result: dict[str, Any], console: Console) -> None:
                   title=f"sourcing: {instance['locations']} locations, {instance['orders']:,} orders")
     console.print("total = cost with the unfilled-unit penalty, shipping = without it; per s = decisions per "
                   "second; unfilled in units")
-    rows = {**result["policies"], "nearest (reference)": result["reference_policies"]["nearest"]}
+    names = {"default": "default (bid prices)"}
+    rows = {names.get(name, name): row for name, row in result["policies"].items()}
+    rows["default without prices (reference)"] = result["reference_policies"]["default_without_prices"]
+    rows["nearest (reference)"] = result["reference_policies"]["nearest"]
     for name, row in rows.items():
         latency = row.get("latency") or {}
         table.add_row(name, f"{row['total_cost']:,.2f}", f"{row['shipping_cost']:,.2f}", f"{row['packages']:,}",
@@ -183,6 +239,20 @@ def _print(result: dict[str, Any], console: Console) -> None:
     console.print(f"reference, each line from the nearest holder: default {pct(c['default_below_nearest_pct'])} "
                   f"below it in total cost, {pct(c['default_below_nearest_shipping_pct'])} in shipping cost, "
                   f"{pct(c['fewer_splits_than_nearest_pct'])} fewer splits")
+    prices = result["bid_prices"]
+    resolve = prices["resolve_ms"] or {}
+    console.print(f"bid prices, forecast: {prices['forecast']['source']} ({prices['forecast']['units']:,.0f} units "
+                  f"over {prices['forecast']['orders']:,} orders); re-solved {prices['resolves']} times between "
+                  f"decisions ({prices['resolve_seconds_total']} s in all, first {prices['first_solve_seconds']} s, "
+                  f"p50 {resolve.get('p50_ms')} ms; not in the decision latency), {prices['lp_columns'] or 0:,} LP "
+                  "columns; "
+                  f"{result['policies']['default']['decisions_with_prices']:,} decisions used prices; without "
+                  f"prices the default is {pct(c['default_without_prices_below_greedy_pct'])} below greedy and leaves "
+                  f"{c['prices_saved_units']:,} more units unfilled")
+    if "skipped" in batch:
+        console.print(f"optimal_batch skipped ({batch['skipped']}); no plan leaves fewer than "
+                      f"{batch['unfilled_units_floor']:,} units unfilled")
+        return
     bound = batch["lower_bound"]
     console.print(f"optimal_batch: {batch['windows']} windows ({batch['improved_windows']} improved, "
                   f"{batch['skipped_windows']} already at their bound), HiGHS {batch['solver_statuses']}; lower bound "

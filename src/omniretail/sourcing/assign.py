@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from omniretail.sourcing.decision import Assignment
 from omniretail.sourcing.problem import Problem
 
 
-def assign(problem: Problem, points: Sequence[int]) -> Assignment:
+def assign(problem: Problem, points: Sequence[int], shadow: Mapping[tuple[int, str], float] | None = None
+           ) -> Assignment:
     """Send every unit the points can send, each over its cheapest route with stock and capacity left.
 
     Exact for one point without lanes and for any set whose capacity does not bind; when capacity binds, the
-    SKUs with the fewest routes are served first so that scarce lines are not crowded out.
+    SKUs with the fewest routes are served first so that scarce lines are not crowded out. `shadow` adds a
+    price per unit taken at (origin, SKU) to the route's cost when ranking routes (bid prices).
     """
     routes = problem.routes
     chosen = [r for p in points for r in problem.point_routes[p]]
@@ -21,7 +23,10 @@ def assign(problem: Problem, points: Sequence[int]) -> Assignment:
     for sku in problem.demand:
         found = [r for r in chosen if (routes[r].origin, sku) in avail]
         if found:
-            found.sort(key=lambda r: routes[r].unit_cost)
+            if shadow:
+                found.sort(key=lambda r, s=sku: routes[r].unit_cost + shadow.get((routes[r].origin, s), 0.0))
+            else:
+                found.sort(key=lambda r: routes[r].unit_cost)
             options[sku] = found
     capacity_left = dict(problem.capacity)
     assignment: Assignment = {}
@@ -29,7 +34,7 @@ def assign(problem: Problem, points: Sequence[int]) -> Assignment:
         need = problem.demand[sku]
         candidates = options[sku]
         if any((routes[r].origin, sku) in problem.credits for r in candidates):
-            need = _take_with_lots(problem, sku, need, candidates, capacity_left, assignment)
+            need = _take_with_lots(problem, sku, need, candidates, capacity_left, assignment, shadow)
             continue
         for r in candidates:  # cheapest first; a shared origin's stock is counted once
             if need == 0:
@@ -51,7 +56,7 @@ def _taken_at(assignment: Assignment, problem: Problem, origin: int, sku: str, c
 
 
 def _take_with_lots(problem: Problem, sku: str, need: int, candidates: list[int], capacity_left: dict[int, int | None],
-                    assignment: Assignment) -> int:
+                    assignment: Assignment, shadow: Mapping[tuple[int, str], float] | None = None) -> int:
     """Unit by lot segment: the next units go where unit cost minus the expiry credit of the next lot is least."""
     routes = problem.routes
     used: dict[int, int] = {}  # origin -> units of this SKU taken so far
@@ -65,7 +70,7 @@ def _take_with_lots(problem: Problem, sku: str, need: int, candidates: list[int]
             if free <= 0 or left == 0:
                 continue
             credit, segment_left = _next_segment(problem.credits.get((origin, sku)), taken, free)
-            marginal = routes[r].unit_cost - credit
+            marginal = routes[r].unit_cost - credit + (shadow.get((origin, sku), 0.0) if shadow else 0.0)
             room = min(segment_left, free, need if left is None else left)
             if best is None or marginal < best[0]:
                 best = (marginal, r, room)

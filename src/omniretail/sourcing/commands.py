@@ -21,21 +21,29 @@ def instance(locations: Annotated[int, typer.Option(min=1, help="Fulfilment loca
              seed: Annotated[int, typer.Option(help="Random seed (same seed, same file)")] = 1,
              capacity: Annotated[str, typer.Option(help="loose or tight stock and picking capacity")] = "loose",
              country: Annotated[str, typer.Option(help="ISO country code of the cities")] = "US",
+             history: Annotated[int | None, typer.Option(min=0, help="Orders in the history sample the forecast is "
+                                                                    "made of (default: as many as --orders; 0: none)")
+                                ] = None,
+             history_seed: Annotated[int | None, typer.Option(help="Seed of the history sample (default: seed + "
+                                                                  "1,000,000)")] = None,
              output: Annotated[Path, typer.Option("--output", "-o", help="JSON file to write")] = Path(
                  "sourcing-instance.json")) -> None:
-    """Write a generated sourcing instance (the JSON format `omniretail bench sourcing --instance` reads)."""
+    """Write a generated sourcing instance (the JSON format `omniretail bench sourcing --instance` reads), with a
+    forecast made of an independent history sample from the same distribution."""
     if capacity not in CAPACITY_MODES:
         err.print(f"[red]--capacity must be one of {', '.join(CAPACITY_MODES)}[/red]")
         raise typer.Exit(2)
     try:
         document = generate_instance(locations=locations, orders=orders, skus=skus, seed=seed, capacity=capacity,
-                                     country=country.upper())
+                                     country=country.upper(), history=history, history_seed=history_seed)
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     write_instance(document, output)
+    forecast = document.get("forecast")
+    told = "" if forecast is None else f", forecast from a history of {forecast['orders']:,} orders"
     err.print(f"{len(document['locations'])} locations, {len(document['orders']):,} orders, {skus:,} SKUs "
-              f"({capacity} capacity) written to {output}")
+              f"({capacity} capacity{told}) written to {output}")
 
 
 @sourcing_app.command("rebatch")

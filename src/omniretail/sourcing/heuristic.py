@@ -9,11 +9,17 @@
 
 Without lanes, lot credits or binding capacity, steps 1 and 2 are exact over one- and two-parcel plans, so the
 decision carries a lower bound on any plan's cost and says when it is proven optimal.
+
+With bid prices (`sourcing.bidprice`), every unit taken at a location also costs that location's price for the
+SKU and for its picking capacity, and every unit left unfilled the dearest of those prices on top of the penalty
+(so the prices choose where units come from, never whether a unit the network can send is sent). The search is
+the same over these costs; the decision states its true cost, a lower bound on it, and that prices were used.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 from omniretail.sourcing.assign import assign
 from omniretail.sourcing.decision import Alternative, Assignment, Decision, breakdown, decide
@@ -27,20 +33,35 @@ ALTERNATIVES = 3  # shown with each decision
 EPS = 1e-9
 
 
-def source_default(problem: Problem) -> Decision:
+class Prices(Protocol):
+    def of(self, origin: int, sku: str) -> float: ...
+
+
+def source_default(problem: Problem, prices: Prices | None = None) -> Decision:
+    """The default policy's decision; `prices` (bid prices, per location position and SKU) guide the choice."""
     if problem.target_units == 0:  # the only plan: every unit unfilled
         return decide(problem, {}, POLICY, lower_bound=breakdown(problem, {}).total, notes=("nothing can be sent",))
-    return _Search(problem).run()
+    return _Search(problem, prices).run()
 
 
 class _Search:
-    def __init__(self, problem: Problem) -> None:
+    def __init__(self, problem: Problem, prices: Prices | None = None) -> None:
         self.problem = problem
         cost = problem.cost
+        self.shadow: dict[tuple[int, str], float] = {}
+        if prices is not None:
+            for key in problem.avail:
+                price = prices.of(*key)
+                if price > 0:
+                    self.shadow[key] = price
+        self.priced = bool(self.shadow)
+        self.extra = max(self.shadow.values()) if self.priced else 0.0  # per unfilled unit, on top of the penalty
+        self.penalty = cost.unfilled_per_unit + self.extra
         self.fill = {s: q for s, q in problem.fillable.items() if q > 0}
         self.units = sum(self.fill.values())
         self.demanded = sum(problem.demand.values())
-        self.unfilled = cost.unfilled_per_unit * sum(q - problem.fillable[s] for s, q in problem.demand.items())
+        self.unfillable = sum(q - problem.fillable[s] for s, q in problem.demand.items())
+        self.unfilled = self.penalty * self.unfillable
         routes = problem.routes
         self.reach = problem.reach
         self.base: dict[int, float] = {}
@@ -66,8 +87,14 @@ class _Search:
         dearest = max(self.base.values(), default=0.0)
         self.low_penalty = cost.unfilled_per_unit < 2 * problem.package + dearest
         self.simple = (not lanes and not problem.credits and all(c >= self.units for c in self.pickable.values())
-                       and not self.low_penalty)
-        self.unit_bound = self._unit_bound()
+                       and not self.low_penalty and not self.priced)
+        self.true_base = self.base
+        if self.priced:  # the least price a unit sent from each point pays on top of its route
+            self.base = {p: b + min((self.shadow.get((routes[r].origin, s), 0.0) for r in problem.point_routes[p]
+                                     for s in self.fill if (routes[r].origin, s) in problem.avail), default=0.0)
+                         for p, b in self.true_base.items()}
+        self.unit_bound = self._unit_bound(self.shadow, self.penalty) + self.unfilled
+        self._unit_costs: dict[int, dict[str, float]] | None = None
         self.holders: dict[str, list[int]] = {sku: [] for sku in self.fill}
         for p, reach in self.reach.items():
             for sku in reach:
@@ -79,8 +106,9 @@ class _Search:
         self.pairs: list[tuple[float, tuple[int, int]]] = []
         self.full: list[int] = []
 
-    def _unit_bound(self) -> float:
-        """Every unit at its cheapest route, no parcels: the part of any plan's cost that parcels add to."""
+    def _unit_bound(self, shadow: dict[tuple[int, str], float], penalty: float) -> float:
+        """Every fillable unit at its cheapest route (or left, when dearer than `penalty`), no parcels: the part
+        of any plan's cost that parcels add to, without the units nobody can send."""
         problem, routes = self.problem, self.problem.routes
         cheapest: dict[str, float] = {}
         by_origin: dict[int, float] = {}
@@ -92,10 +120,11 @@ class _Search:
             c = by_origin[origin]
             if credits:
                 c -= problem.max_credit(origin, sku)
+            if shadow:
+                c += shadow.get((origin, sku), 0.0)
             if c < cheapest.get(sku, math.inf):
                 cheapest[sku] = c
-        penalty = problem.cost.unfilled_per_unit  # a unit dearer to send than to leave is left
-        return sum(q * min(cheapest[s], penalty) for s, q in self.fill.items()) + self.unfilled
+        return sum(q * min(cheapest[s], penalty) for s, q in self.fill.items())  # a unit dearer to send is left
 
     def bound(self, parcels: int) -> float:
         """No plan with at least this many parcels costs less."""
@@ -103,13 +132,64 @@ class _Search:
 
     def floor(self) -> float:
         """No plan at all costs less (the plan sending nothing included)."""
-        return min(self.bound(1), self.problem.cost.unfilled_per_unit * self.units + self.unfilled)
+        return min(self.bound(1), self.penalty * self.units + self.unfilled)
+
+    def true_floor(self) -> float:
+        """No plan costs less in true cost (without prices)."""
+        cost = self.problem.cost
+        unfilled = cost.unfilled_per_unit * self.unfillable
+        return min(self.problem.package + self._unit_bound({}, cost.unfilled_per_unit),
+                   cost.unfilled_per_unit * self.units) + unfilled
+
+    def _single_bound(self, p: int) -> float:
+        """No plan sending everything from point p alone costs less."""
+        if not self.priced:
+            return self.problem.package + self.units * self.base[p]
+        costs = self._costs()[p]
+        return self.problem.package + sum(q * min(self.penalty, costs.get(s, math.inf)) for s, q in self.fill.items())
+
+    def _costs(self) -> dict[int, dict[str, float]]:
+        """Per point and SKU the least a unit costs there, price included (with prices only; computed once)."""
+        if self._unit_costs is None:
+            problem, routes, shadow = self.problem, self.problem.routes, self.shadow
+            table: dict[int, dict[str, float]] = {}
+            for p in problem.points:
+                costs: dict[str, float] = {}
+                for r in problem.point_routes[p]:
+                    o, unit = routes[r].origin, routes[r].unit_cost
+                    for s in self.fill:
+                        if (o, s) in problem.avail:
+                            c = unit + shadow.get((o, s), 0.0) - problem.max_credit(o, s)
+                            if c < costs.get(s, math.inf):
+                                costs[s] = c
+                table[p] = costs
+            self._unit_costs = table
+        return self._unit_costs
+
+    def _pair_bounds(self, ranked: list[int]) -> list[float]:
+        """With prices: per rank, the least the units cost when sent by points of that rank or later."""
+        table, fill, penalty = self._costs(), self.fill, self.penalty
+        least = dict.fromkeys(fill, penalty)
+        bounds = [0.0] * len(ranked)
+        for i in range(len(ranked) - 1, -1, -1):
+            for s, c in table[ranked[i]].items():
+                if c < least[s]:
+                    least[s] = c
+            bounds[i] = sum(q * least[s] for s, q in fill.items())
+        return bounds
 
     def evaluate(self, points: frozenset[int]) -> float:
         if points in self.seen:
             return self.seen[points][0]
-        assignment = assign(self.problem, sorted(points, key=lambda p: self.base[p]))
+        assignment = assign(self.problem, sorted(points, key=lambda p: self.base[p]), self.shadow or None)
         total = breakdown(self.problem, assignment).total
+        if self.priced:
+            routes, shadow = self.problem.routes, self.shadow
+            sent = 0
+            for (r, sku), units in assignment.items():
+                total += shadow.get((routes[r].origin, sku), 0.0) * units
+                sent += units
+            total += self.extra * (self.demanded - sent)
         self.seen[points] = (total, assignment)
         if self.best is None or total < self.best[0] - EPS:
             self.best = (total, points)
@@ -148,11 +228,12 @@ class _Search:
             able = have
             if not able:
                 break
-        full = sorted((p for p in able or () if self.pickable[p] >= units), key=lambda p: self.base[p])
+        full = [p for p in able or () if self.pickable[p] >= units]
+        bound = {p: self._single_bound(p) for p in full}
+        full.sort(key=(lambda p: bound[p]) if self.priced else (lambda p: self.base[p]))
         self.full = full
-        package = self.problem.package
         for p in full:
-            if package + units * self.base[p] - self.slack + self.unfilled >= self.best_cost() - EPS:
+            if bound[p] - self.slack + self.unfilled >= self.best_cost() - EPS:
                 break
             self.singles.append((self.evaluate(frozenset([p])), p))
         self.singles.sort()
@@ -163,8 +244,9 @@ class _Search:
         rank = {p: i for i, p in enumerate(ranked)}
         holders = {s: set(at) for s, at in self.holders.items()}
         two = 2 * problem.package - self.slack + self.unfilled
+        later = self._pair_bounds(ranked) if self.priced else None
         for a in ranked:
-            if two + units * self.base[a] >= self.best_cost() - EPS:
+            if two + (units * self.base[a] if later is None else later[rank[a]]) >= self.best_cost() - EPS:
                 break
             reach_a = self.reach[a]
             taken = {s: min(q, reach_a.get(s, 0)) for s, q in fill.items()}
@@ -183,9 +265,18 @@ class _Search:
                 valid = {p for p in ranked if self.reach[p]}
             partners = sorted((rank[b], b) for b in valid if rank[b] > rank[a])[:PAIR_PARTNERS]
             for _, b in partners:
-                if two + sent * self.base[a] + (units - sent) * self.base[b] < self.best_cost() - EPS:
-                    self.pairs.append((self.evaluate(frozenset([a, b])), (a, b)))
+                if two + sent * self.base[a] + (units - sent) * self.base[b] >= self.best_cost() - EPS:
+                    continue
+                if later is not None and two + self._pair_bound(a, b) >= self.best_cost() - EPS:
+                    continue
+                self.pairs.append((self.evaluate(frozenset([a, b])), (a, b)))
         self.pairs.sort()
+
+    def _pair_bound(self, a: int, b: int) -> float:
+        """With prices: the least the units cost when sent by a and b (capacity aside)."""
+        table, penalty = self._costs(), self.penalty
+        ca, cb = table[a], table[b]
+        return sum(q * min(penalty, ca.get(s, math.inf), cb.get(s, math.inf)) for s, q in self.fill.items())
 
     def _greedy_cover(self, first: int | None = None, avoid: frozenset[int] = frozenset()) -> None:
         """Add the location with the least parcel-plus-distance cost per newly covered unit until all are
@@ -248,11 +339,15 @@ class _Search:
 
     def _decision(self, *, lower_bound: float | None) -> Decision:
         assert self.best is not None
+        if self.priced:
+            lower_bound = self.true_floor()
         for p in self.full:  # the bound spared these; cost the next ones anyway, to show what was passed over
             if len(self.seen) > ALTERNATIVES:
                 break
             self.evaluate(frozenset([p]))
         total, points = self.best
+        if self.priced:
+            total = breakdown(self.problem, self.seen[points][1]).total
         if len(self.seen) < ALTERNATIVES and not self.problem.pickup:  # and plans without the chosen locations
             chosen = self._used(self.seen[points][1])
             others = [p for p in sorted(self.problem.points, key=lambda p: self.base[p]) if p not in chosen]
@@ -268,11 +363,18 @@ class _Search:
             shown.add(option)
             filled = sum(assignment.values())
             note = {0: "send nothing", 1: "single location"}.get(len(option), f"{len(option)} locations")
+            if self.priced:
+                cost = breakdown(self.problem, assignment).total
             alternatives.append(Alternative(note, tuple(ids[p].id for p in sorted(option, key=lambda p: self.base[p])),
                                             cost, self.demanded - filled))
             if len(alternatives) == ALTERNATIVES:
                 break
         notes = [f"looked at {len(self.seen)} plans: {len(self.singles)} single locations, {len(self.pairs)} pairs"]
+        if self.priced:
+            routes, chosen = self.problem.routes, self.seen[points][1]
+            opportunity = sum(self.shadow.get((routes[r].origin, s), 0.0) * n for (r, s), n in chosen.items())
+            notes.append(f"bid prices used to choose: opportunity cost of the units taken {opportunity:.2f} (not "
+                         "part of the cost)")
         if lower_bound is not None and total <= lower_bound + EPS:
             notes.append("proven optimal: no other plan can cost less")
         return decide(self.problem, self.seen[points][1], POLICY, alternatives=tuple(alternatives),

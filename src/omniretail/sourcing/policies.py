@@ -9,7 +9,7 @@ from dataclasses import replace
 from omniretail.sourcing.cost import CostModel
 from omniretail.sourcing.decision import Alternative, Decision, assignment_from_picks, breakdown, decide
 from omniretail.sourcing.greedy import source_greedy
-from omniretail.sourcing.heuristic import source_default
+from omniretail.sourcing.heuristic import Prices, source_default
 from omniretail.sourcing.milp import solve
 from omniretail.sourcing.model import Network, Order
 from omniretail.sourcing.problem import Problem, build_problem
@@ -17,17 +17,22 @@ from omniretail.sourcing.problem import Problem, build_problem
 POLICIES = ("default", "greedy", "optimal")
 
 
+def source(order: Order, network: Network, cost: CostModel | None = None, policy: str = "default", *,
+           prices: Prices | None = None) -> Decision:
+    """Decide where the order's units come from; the network is read, not changed (see `Network.consume`).
 
-def source(order: Order, network: Network, cost: CostModel | None = None, policy: str = "default") -> Decision:
-    """Decide where the order's units come from; the network is read, not changed (see `Network.consume`)."""
+    `prices` (bid prices from `sourcing.bidprice`, for this network's locations) guide the default policy's
+    choice; the other policies take none."""
     if policy not in POLICIES:
         raise ValueError(f"unknown sourcing policy {policy!r}; use one of {', '.join(POLICIES)}")
+    if prices is not None and policy != "default":
+        raise ValueError(f"bid prices guide the default policy only, not {policy!r}")
     problem = build_problem(order, network, cost or CostModel())
     if policy == "greedy":
         return source_greedy(problem)
     if policy == "optimal":
         return source_optimal(problem)
-    return source_default(problem)
+    return source_default(problem, prices)
 
 
 def source_optimal(problem: Problem) -> Decision:
