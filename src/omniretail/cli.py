@@ -40,11 +40,10 @@ class Kind(StrEnum):
     customers = "customers"
 
 
-def _database(settings: Settings | None = None) -> Database:
-    import omniretail.models  # noqa: F401  (every domain's tables, so merges and erasures carry their rows)
+def _database(settings: Settings | None = None, *, check: bool = True) -> Database:
+    from omniretail.core.command_db import command_database
 
-    settings = settings or get_settings()
-    return Database(settings.database_url, echo=settings.sql_echo)
+    return command_database(settings, check=check)
 
 
 def progress_bar(description: str) -> Progress:
@@ -67,7 +66,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127
     from omniretail.core import migrate
     from omniretail.server import run
 
-    db = _database(settings)
+    db = _database(settings, check=False)
     migrate.upgrade(db)
     run(settings, db, host=host, port=port, workers=workers)
 
@@ -100,7 +99,7 @@ def db_upgrade() -> None:
     """Apply migrations to OMNIRETAIL_DATABASE_URL."""
     from omniretail.core import migrate
 
-    db = _database()
+    db = _database(check=False)
     migrate.upgrade(db)
     out.print(f"database at revision {migrate.current_revision(db)}")
 
@@ -110,7 +109,7 @@ def db_current() -> None:
     """Show the database's migration revision and the newest one."""
     from omniretail.core import migrate
 
-    db = _database()
+    db = _database(check=False)
     out.print(f"current {migrate.current_revision(db)}, head {migrate.head_revision()}")
 
 
@@ -120,16 +119,12 @@ def worker(name: Annotated[str | None, typer.Option(help="Name in the delivery l
     """Deliver outbox events to webhooks and NATS JetStream until stopped; several may run at once."""
     import logging
 
-    from omniretail.core import migrate
     from omniretail.integration.worker import run_worker
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("omniretail").setLevel(logging.INFO)
     settings = get_settings()
-    db = _database(settings)
-    if migrate.current_revision(db) != migrate.head_revision():
-        err.print("[red]the database is not at the newest migration[/red]; run `omniretail db upgrade`")
-        raise typer.Exit(2)
+    db = _database(settings)  # reachable and migrated, or exit 2
     err.print(f"relay worker on {db.engine.url.render_as_string(hide_password=True)}"
               + (f", NATS {settings.nats_url}" if settings.nats_url else ", no NATS (OMNIRETAIL_NATS_URL unset)"))
     run_worker(db, settings, name=name)

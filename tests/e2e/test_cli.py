@@ -119,6 +119,22 @@ def test_serve_refuses_to_start_without_a_real_secret(tmp_path, secret):
     assert "refusing to start" in result.stderr
 
 
+@pytest.mark.parametrize("command", [("keys", "create", "--role", "admin"), ("worker",),
+                                     ("fulfilment", "release"), ("sourcing", "rebatch", "--dry-run")])
+def test_a_command_on_an_unmigrated_database_says_what_to_do(tmp_path, command):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    result = cli(*command, url=url)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "is at migration none (empty)" in result.stderr and "omniretail db upgrade" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_command_on_a_database_it_cannot_reach_says_so():
+    result = cli("keys", "create", "--role", "admin", url="postgresql://postgres@127.0.0.1:1/nowhere")
+    assert result.returncode == 2
+    assert "cannot reach the database" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_a_key_made_by_the_cli_works_against_a_served_database(db):
     key = cli("keys", "create", "--role", "admin", url=db.url).stdout.strip()
     with served(db.url) as base:

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from omniretail.core.config import get_settings
 from omniretail.core.db import Database
 from omniretail.core.security import cli_actor
 
@@ -17,10 +16,9 @@ out = Console()
 
 
 def _db() -> Database:
-    import omniretail.models  # noqa: F401  (every table, and the hooks registered beside them)
+    from omniretail.core.command_db import command_database
 
-    settings = get_settings()
-    return Database(settings.database_url, echo=settings.sql_echo)
+    return command_database()
 
 
 @fulfilment_app.command("release")

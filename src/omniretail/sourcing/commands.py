@@ -58,13 +58,13 @@ def rebatch_command(hours: Annotated[float, typer.Option(min=0.01, help="Orders 
 
     import omniretail.models  # noqa: F401  (every table)
     from omniretail.core.clock import utcnow
+    from omniretail.core.command_db import command_database
     from omniretail.core.config import get_settings
-    from omniretail.core.db import Database
     from omniretail.core.security import cli_actor
     from omniretail.sourcing.rebatch import rebatch
 
     settings = get_settings()
-    db = Database(settings.database_url)
+    db = command_database(settings)
     with db.write() as s:
         report = rebatch(s, actor=cli_actor(), since=utcnow() - timedelta(hours=hours), settings=settings,
                          apply=not dry_run).to_dict()
