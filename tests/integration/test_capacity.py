@@ -144,3 +144,12 @@ def test_units_moved_away_are_given_back_never_below_nothing(db: Database, shops
     with db.write() as s:
         capacity.take(s, {"kassel": -5, "hamburg": 2})
     assert _loads(db) == {"kassel": 0, "hamburg": 3}
+
+
+def test_a_refusal_counts_only_what_can_still_be_sent_today(client: TestClient, admin: dict[str, str],
+                                                             db: Database, shops: int) -> None:
+    assert client.post(ORDERS, headers=admin, json=_delivery(shops, 2)).status_code == 201  # Kassel: 1 left today
+    response = client.post(ORDERS, headers=admin, json=_delivery(shops, 100))
+    assert response.status_code == 409, response.text
+    # Hamburg's 50 and the 1 unit Kassel may still send, not Kassel's 48 on the shelf
+    assert response.json()["short"] == [{"sku": "TEA", "requested": 100, "available": 51}]

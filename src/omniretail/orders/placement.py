@@ -137,7 +137,7 @@ def _pickup_with_transfers(how: Fulfilment, demand: dict[str, int], product_ids:
                                         settings=settings)
     if decision.unfilled:
         network = sourcing.network_of(rows, skus)
-        raise NetworkShort([{"sku": sku, "requested": demand[sku], "available": network.total_available(sku)}
+        raise NetworkShort([{"sku": sku, "requested": demand[sku], "available": network.sendable(sku)}
                             for sku in demand if decision.unfilled.get(sku)])
     return Plan(lines + [reservations.Line(p.location_id, p.sku, p.quantity) for p in decision.picks], decision)
 
@@ -169,7 +169,7 @@ def plan(how: Fulfilment, demand: dict[str, int], product_ids: dict[str, int], c
         if decision.unfilled:
             skus = {pid: sku for sku, pid in product_ids.items()}
             network = sourcing.network_of(rows, skus)
-            raise NetworkShort([{"sku": sku, "requested": demand[sku], "available": network.total_available(sku)}
+            raise NetworkShort([{"sku": sku, "requested": demand[sku], "available": network.sendable(sku)}
                                 for sku in demand if decision.unfilled.get(sku)])
         return Plan([reservations.Line(p.location_id, p.sku, p.quantity) for p in decision.picks], decision)
     skus = {pid: sku for sku, pid in product_ids.items()}

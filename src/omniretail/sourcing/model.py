@@ -163,6 +163,14 @@ class Network:
     def total_available(self, sku: str) -> int:
         return sum(self.stock[i][sku] for i in self.holders.get(sku, ()))
 
+    def sendable(self, sku: str) -> int:
+        """Units of `sku` the network can still send: each holder's stock, at most its picking capacity left."""
+        total = 0
+        for i in self.holders.get(sku, ()):
+            left = self.capacity[i]
+            total += self.stock[i][sku] if left is None else min(self.stock[i][sku], left)
+        return total
+
     def copy(self) -> Network:
         """An independent copy of the state (the locations themselves are shared, never changed)."""
         twin = _copy.copy(self)
