@@ -791,6 +791,16 @@ def test_an_associate_receives_at_its_own_location_only(
     assert_stock_sound(db)
 
 
+def test_a_scoped_reservation_at_a_store_that_does_not_exist_is_refused_alike_on_every_database(
+        client: TestClient, db: Database, shop: None) -> None:
+    associate = bearer(make_key(db, Role.ASSOCIATE, location_ids=["store-a"]))
+    body = {"lines": [{"location_id": "store-zz", "sku": "SOAP-1", "quantity": 1}], "owner_type": "pos",
+            "owner_id": "till-9"}
+    response = client.post(RESERVATIONS, headers=associate, json=body)
+    assert response.status_code == 422 and response.json()["code"] == "unknown_location", response.text
+    assert_stock_sound(db)
+
+
 OUT_OF_SCOPE: dict[str, tuple[str, str, dict[str, Any]]] = {
     "adjustment": ("POST", ADJUSTMENTS, {"location_id": "store-b", "sku": "SOAP-1", "quantity": -1,
                                          "reason": "damage"}),

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
                                             "cores mostly wait for Python's interpreter lock)")
     relay: bool = Field(default=True, description="run the outbox relay inside `serve` and `demo` (0 to leave it to "
                                                   "`omniretail worker` processes)")
+    delivery_retention_days: int = Field(default=30, ge=1, le=3650,
+                                         description="days delivered (or cancelled) webhook and stream deliveries "
+                                                     "are kept with their attempts before the worker deletes them")
     relay_poll_seconds: float = Field(default=1.0, gt=0, le=60, description="how often an idle relay looks for events")
     relay_lease_seconds: float = Field(default=60, gt=0, le=3600,
                                        description="how long a worker owns the deliveries it claimed; a worker that "

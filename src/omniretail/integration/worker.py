@@ -25,7 +25,11 @@ from omniretail.core import jobs
 from omniretail.core.clock import utcnow
 from omniretail.core.config import Settings
 from omniretail.core.db import Database
-from omniretail.integration import relay, webhooks
+from omniretail.integration import (
+    pruning,  # noqa: F401 - registers the job that deletes old deliveries
+    relay,
+    webhooks,
+)
 from omniretail.integration.models import STREAM_TARGET
 from omniretail.integration.relay import Claimed, Outcome, RetryPolicy
 from omniretail.integration.stream import StreamPublisher

@@ -71,10 +71,10 @@ def reserve_line(db: Database, *, actor: Actor, line: Line, owner_type: str, own
     now = utcnow()
     reservations.check_request([line], owner_type, expires_at, now)
     check_positive(line.quantity, "lines.0.quantity")
-    if db.dialect == "postgresql":
+    if db.dialect == "postgresql" and actor.can_access_location(line.location_id):
         # The statement names the location and SKU exactly as given: whatever it cannot match (an unknown or
-        # differently spelt id, a gift with a minimum stock) reserves nothing and is decided below.
-        actor.require_location(line.location_id)
+        # differently spelt id, a gift with a minimum stock) reserves nothing and is decided below, as is a
+        # location outside the key's scope (422 if it does not exist, else 403, as on every database).
         params = {"quantity": line.quantity, "now": now, "today": now.date(), "location_id": line.location_id,
                   "sku": line.sku, "respect_safety_stock": respect_safety_stock, "owner_type": owner_type,
                   "owner_id": owner_id, "reason": reason, "expires_at": expires_at, "actor": actor.name,
