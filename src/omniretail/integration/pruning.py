@@ -1,7 +1,7 @@
 """Old delivery records leave: deliveries that reached their destination (or were cancelled) more than
 `OMNIRETAIL_DELIVERY_RETENTION_DAYS` ago are deleted with their attempts, a batch at a time, by the worker's
-periodic job. Dead letters stay until they are replayed or their subscription is deleted (they are what an
-operator acts on), and so does any delivery a replay points to. The outbox's events themselves are kept: they
+periodic job. Dead letters stay (they are what an operator acts on), and so does any delivery a replay
+points to. The outbox's events themselves are kept: they
 are the platform's history."""
 
 from __future__ import annotations
