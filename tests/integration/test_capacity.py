@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -153,3 +154,59 @@ def test_a_refusal_counts_only_what_can_still_be_sent_today(client: TestClient, 
     assert response.status_code == 409, response.text
     # Hamburg's 50 and the 1 unit Kassel may still send, not Kassel's 48 on the shelf
     assert response.json()["short"] == [{"sku": "TEA", "requested": 100, "available": 51}]
+
+
+def test_a_day_filled_while_an_order_was_decided_is_sourced_again(client: TestClient, admin: dict[str, str],
+                                                                   db: Database, shops: int,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from omniretail.orders import placement
+
+    async def transactional(*_: Any, **__: Any) -> None:
+        return None  # every order through the transactional path, on both databases
+
+    monkeypatch.setattr(fastpath, "place", transactional)
+    with db.write() as s:
+        capacity.take(s, {"kassel": 3})  # another order filled Kassel's day ...
+    read, calls = placement.candidate_rows, []
+
+    def stale_first(*args: Any, **kwargs: Any) -> list[Any]:
+        rows = read(*args, **kwargs)
+        calls.append(len(rows))
+        if len(calls) == 1:  # ... after this order read the levels
+            return [SimpleNamespace(**{**row._asdict(), "load": 0}) for row in rows]
+        return rows
+
+    monkeypatch.setattr(placement, "candidate_rows", stale_first)
+    response = client.post(ORDERS, headers=admin, json=_delivery(shops, 1))
+
+    assert response.status_code == 201, response.text
+    assert [a["location_id"] for a in response.json()["allocations"]] == ["hamburg"]
+    assert len(calls) == 2  # decided twice: the guard refused the first plan
+    assert _loads(db) == {"kassel": 3, "hamburg": 1}
+
+
+def test_a_day_that_keeps_filling_is_refused_after_three_tries(client: TestClient, admin: dict[str, str],
+                                                                db: Database, shops: int,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from omniretail.orders import placement
+
+    async def transactional(*_: Any, **__: Any) -> None:
+        return None
+
+    monkeypatch.setattr(fastpath, "place", transactional)
+    with db.write() as s:
+        capacity.take(s, {"kassel": 3})
+    read, calls = placement.candidate_rows, []
+
+    def always_stale(*args: Any, **kwargs: Any) -> list[Any]:
+        calls.append(1)
+        return [SimpleNamespace(**{**row._asdict(), "load": 0}) for row in read(*args, **kwargs)]
+
+    monkeypatch.setattr(placement, "candidate_rows", always_stale)
+    response = client.post(ORDERS, headers={**admin, "Idempotency-Key": "busy"}, json=_delivery(shops, 1))
+
+    assert response.status_code == 409 and response.json()["code"] == "concurrent_change", response.text
+    assert len(calls) == 3
+    assert _loads(db) == {"kassel": 3}
+    with db.read() as s:
+        assert s.scalars(select(Reservation)).all() == []  # nothing of the three tries was kept

@@ -206,7 +206,7 @@ def release_hold(cart_id: RowId, request: Request, db: DB, actor: Anyone) -> Res
              responses={422: problem("`empty_cart`, `fulfilment_required`, `address_required`, `pickup_not_offered`, "
                                      "`unknown_sku`, validation errors"),
                         409: problem("`insufficient_stock` (the short lines), `cart_not_active`, `anonymous_cart`, "
-                                     "`idempotency_key_reused`")})
+                                     "`idempotency_key_reused`, `concurrent_change` (send it again)")})
 def checkout_cart(cart_id: RowId, body: CheckoutIn, request: Request, db: DB, actor: Anyone) -> Response:
     """Turn the cart into orders at catalogue prices (one per way of fulfilment: endless-aisle lines go apart),
     each inspected and reserved as `POST /orders` does; the cart closes and the next access opens a new one.

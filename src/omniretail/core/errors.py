@@ -54,6 +54,12 @@ class Forbidden(DomainError):
     status, code, title = 403, "forbidden", "Forbidden"
 
 
+class TryAgain(Exception):  # noqa: N818 - an instruction, not a failure
+    """A concurrent change took what this transaction counted on (e.g. a location's last units of delivery
+    capacity today): nothing it wrote is kept, and the use case is run again from the start
+    (`idempotency.run_idempotent`)."""
+
+
 #: Unique constraints whose violation (e.g. a race between two creators) maps to a known error.
 _CONSTRAINT_ERRORS: dict[str, tuple[str, str]] = {}
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from omniretail.core.clock import utcnow
 from omniretail.core.db import Database
-from omniretail.core.errors import PROBLEM_JSON, Conflict, DomainError, Invalid
+from omniretail.core.errors import PROBLEM_JSON, Conflict, DomainError, Invalid, TryAgain
 from omniretail.core.models import IdempotencyRecord
 from omniretail.core.security import Actor
 
@@ -62,13 +62,33 @@ def fields_of(method: str, path: str, query: str, key: str | None, actor: Actor,
             "fingerprint": _fingerprint(method, path, query, body)}
 
 
+TRIES = 3  # runs of a use case that met a concurrent change (`TryAgain`) before it is refused
+
+
+def _retried(db: Database, use_case: Callable[[Session], BaseModel]) -> Callable[..., dict[str, Any]]:
+    """Run `use_case` (then `then(session, result)`) in a write transaction, again when it raises `TryAgain`;
+    the last time it is refused with 409 `concurrent_change`."""
+    def run(then: Callable[[Session, dict[str, Any]], None]) -> dict[str, Any]:
+        for _ in range(TRIES):
+            try:
+                with db.write() as session:
+                    result = use_case(session).model_dump(mode="json")
+                    then(session, result)
+                    return result
+            except TryAgain:
+                continue
+        raise Conflict("Other requests kept changing what this one needs; send it again",
+                       code="concurrent_change")
+    return run
+
+
 def run_idempotent(request: Request, db: Database, actor: Actor, body: BaseModel | None, status_code: int,
                    use_case: Callable[[Session], BaseModel]) -> Any:
     """Run `use_case` in one write transaction, at most once per Idempotency-Key."""
     fields = record_fields(request, actor, body)
+    run = _retried(db, use_case)
     if fields is None:
-        with db.write() as session:
-            return JSONResponse(use_case(session).model_dump(mode="json"), status_code=status_code)
+        return JSONResponse(run(lambda _session, _result: None), status_code=status_code)
     owner, key, fingerprint = fields["owner"], fields["key"], fields["fingerprint"]
     with db.read() as session:
         record = session.get(IdempotencyRecord, (owner, key))
@@ -80,9 +100,7 @@ def run_idempotent(request: Request, db: Database, actor: Actor, body: BaseModel
 
     try:
         try:
-            with db.write() as session:
-                result = use_case(session).model_dump(mode="json")
-                remember(session, status_code, result)
+            result = run(lambda session, answer: remember(session, status_code, answer))
             return JSONResponse(result, status_code=status_code)
         except DomainError as refusal:
             with db.write() as session:

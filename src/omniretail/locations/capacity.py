@@ -18,6 +18,7 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from omniretail.core.clock import utcnow
+from omniretail.core.errors import TryAgain
 from omniretail.locations.models import LocationLoad
 
 
@@ -40,15 +41,27 @@ def units_by_location(lines: Iterable[Any]) -> dict[str, int]:
     return units
 
 
-def take(session: Session, units: dict[str, int], day: date | None = None) -> None:
+def take(session: Session, units: dict[str, int], day: date | None = None,
+         limits: dict[str, int] | None = None) -> None:
     """Count units sent out from each location on `day` (today), in the caller's transaction; a negative count
-    gives units back (an order moved elsewhere)."""
+    gives units back (an order moved elsewhere). A location with a limit in `limits` (its `daily_capacity`, as
+    the order was sourced with) is counted only if the day still has room: if another order took it meanwhile,
+    `TryAgain` — the caller's transaction is run again and sources the order with what is left."""
     if not units:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = _insert(session)
+    limited = {k: v for k, v in units.items() if (limits or {}).get(k, 0) > 0 and v > 0}
+    for location_id, count in sorted(limited.items()):
+        statement = insert(LocationLoad).values(location_id=location_id, day=day or today(), units=count)
+        added = LocationLoad.units + statement.excluded.units
+        statement = statement.on_conflict_do_update(index_elements=["location_id", "day"], set_={"units": added},
+                                                    where=added <= (limits or {})[location_id])
+        if count > (limits or {})[location_id] or session.execute(statement.returning(LocationLoad.units)).first() \
+                is None:
+            raise TryAgain
+    units = {k: v for k, v in units.items() if k not in limited}
+    if not units:
+        return
     # A count given back (negative: units moved away) never takes a day below nothing.
     statement = insert(LocationLoad).values([{"location_id": location_id, "day": day or today(),
                                               "units": max(0, count)} for location_id, count in sorted(units.items())])
@@ -72,3 +85,11 @@ def loads(session: Session, location_ids: Iterable[str], day: date | None = None
     query = select(LocationLoad.location_id, LocationLoad.units).where(LocationLoad.day == (day or today()),
                                                                        LocationLoad.location_id.in_(ids))
     return {location_id: units for location_id, units in session.execute(query)}
+
+
+def _insert(session: Session) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert

@@ -29,7 +29,7 @@ Changer = Annotated[Actor, Depends(require(Role.ADMIN, Role.OPERATIONS, Role.ASS
 Status = Literal["created", "inspecting", "on_hold", "confirmed", "in_fulfilment", "partially_shipped",
                  "ready_for_pickup", "completed", "cancelled", "returned"]
 PLACE_CONFLICTS = {409: problem("`insufficient_stock` (the short lines and what is available), "
-                                "`idempotency_key_reused`")}
+                                "`idempotency_key_reused`, `concurrent_change` (send it again)")}
 CHANGE_CONFLICTS = {409: problem("`illegal_transition` (with `status_from`, `status_to`), `reservation_lost`, "
                                  "`idempotency_key_reused`")}
 

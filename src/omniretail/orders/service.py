@@ -111,8 +111,9 @@ def place(session: Session, *, actor: Actor, channel: str, customer_id: int, lin
     made = reservations.reserve(session, actor=stock_actor(actor), lines=draft.plan, owner_type="order",
                                 owner_id=str(order.id), reason=f"order {order.id}",
                                 respect_safety_stock=how.type != "in_store")
-    if how.type == "delivery":
-        capacity.take(session, capacity.units_by_location(draft.plan))
+    if how.type == "delivery":  # guarded: a day another order filled meanwhile means sourcing again (TryAgain)
+        capacity.take(session, capacity.units_by_location(draft.plan),  # (the sourcing engine saw the limits)
+                      limits={row.location_id: row.daily_capacity for row in candidates} if draft.decision else None)
     status = "active"
     if how.type == "in_store":
         status = "consumed"
