@@ -3,9 +3,9 @@
 A location's `daily_capacity` is the units it can send out for delivery in a day (0: no limit). Every unit a
 delivery is sourced to is counted on that day's `location_loads` row when the order is placed, and sourcing
 sees what is left (`left`), so a full store is passed over for the next best location and a store is never
-promised more than it can pick. Days are UTC days. The order fast path adds its units in its own statement, with
-a guard that refuses the write if another order took the rest first (the transactional path then decides the
-order again with what is left); the transactional path counts its units in its own transaction.
+promised more than it can pick. Days are UTC days. Both order paths count with a guard: the fast path's statement
+is refused if another order took the rest first (the transactional path then decides the order again), and the
+transactional path raises `TryAgain` (its transaction is run again and sources with what is left).
 """
 
 from __future__ import annotations
