@@ -115,6 +115,7 @@ class Database:
         self._opened: list[Any] = []
         self._opened_lock = threading.Lock()
         self._async_pools: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        self._on_loop: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
         self._writer = sessionmaker(
             bind=self.engine.execution_options(omniretail_write=True), expire_on_commit=False, autoflush=True
         )
@@ -190,6 +191,14 @@ class Database:
         async with pool.connection() as connection:
             yield connection
 
+    def on_loop(self, key: Any, make: Any) -> Any:
+        """This database's one `make()` for `key` on the running event loop (the fast paths' shared statements
+        keep their queues so)."""
+        found = self._on_loop.setdefault(asyncio.get_running_loop(), {})
+        if key not in found:
+            found[key] = make()
+        return found[key]
+
     async def close_async_pools(self) -> None:
         """Close the async pool of the running event loop (at the app's shutdown)."""
         pool = self._async_pools.pop(asyncio.get_running_loop(), None)
@@ -256,13 +265,18 @@ def insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]], *, c
     if not rows:
         return
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-
         from omniretail.core.bulk import array_types, insert_ignore_arrays
 
         if len(rows) >= ARRAY_ROWS and array_types(table, list(rows[0])) is not None:
             insert_ignore_arrays(session, table, rows, conflict=conflict)
             return
+    session.execute(dialect_insert(session)(table).on_conflict_do_nothing(index_elements=conflict), rows)
+
+
+def dialect_insert(session: Session) -> Any:
+    """The session's dialect's `insert` (with `on_conflict_do_nothing` / `on_conflict_do_update`)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(table).on_conflict_do_nothing(index_elements=conflict), rows)
+    return insert

@@ -14,7 +14,6 @@ is waiting, and what arrives while it writes waits for the next batch (at most `
 from __future__ import annotations
 
 import asyncio
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,13 +124,6 @@ def _settle(item: _Item, outcome: str) -> None:
         item.done.set_result(outcome)
 
 
-_batchers: weakref.WeakKeyDictionary[Any, dict[int, WriteBatcher]] = weakref.WeakKeyDictionary()
-
-
 def batcher(db: Database) -> WriteBatcher:
     """The batcher of `db` on the running event loop."""
-    per_db = _batchers.setdefault(asyncio.get_running_loop(), {})
-    found = per_db.get(id(db))
-    if found is None or found.db is not db:
-        found = per_db[id(db)] = WriteBatcher(db)
-    return found
+    return db.on_loop(WriteBatcher, lambda: WriteBatcher(db))

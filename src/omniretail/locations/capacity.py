@@ -14,10 +14,11 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import case
 from sqlalchemy.orm import Session
 
 from omniretail.core.clock import utcnow
+from omniretail.core.db import dialect_insert
 from omniretail.core.errors import TryAgain
 from omniretail.locations.models import LocationLoad
 
@@ -49,15 +50,14 @@ def take(session: Session, units: dict[str, int], day: date | None = None,
     `TryAgain` — the caller's transaction is run again and sources the order with what is left."""
     if not units:
         return
-    insert = _insert(session)
-    limited = {k: v for k, v in units.items() if (limits or {}).get(k, 0) > 0 and v > 0}
+    insert, limits = dialect_insert(session), limits or {}
+    limited = {k: v for k, v in units.items() if limits.get(k, 0) > 0 and v > 0}
     for location_id, count in sorted(limited.items()):
         statement = insert(LocationLoad).values(location_id=location_id, day=day or today(), units=count)
         added = LocationLoad.units + statement.excluded.units
         statement = statement.on_conflict_do_update(index_elements=["location_id", "day"], set_={"units": added},
-                                                    where=added <= (limits or {})[location_id])
-        if count > (limits or {})[location_id] or session.execute(statement.returning(LocationLoad.units)).first() \
-                is None:
+                                                    where=added <= limits[location_id])
+        if count > limits[location_id] or session.execute(statement.returning(LocationLoad.units)).first() is None:
             raise TryAgain
     units = {k: v for k, v in units.items() if k not in limited}
     if not units:
@@ -76,20 +76,3 @@ def _given(units: dict[str, int]) -> Any:
     return case(*((LocationLoad.location_id == location_id, count) for location_id, count in units.items()),
                 else_=0)
 
-
-def loads(session: Session, location_ids: Iterable[str], day: date | None = None) -> dict[str, int]:
-    """Units counted at each location on `day` (today)."""
-    ids = sorted(set(location_ids))
-    if not ids:
-        return {}
-    query = select(LocationLoad.location_id, LocationLoad.units).where(LocationLoad.day == (day or today()),
-                                                                       LocationLoad.location_id.in_(ids))
-    return {location_id: units for location_id, units in session.execute(query)}
-
-
-def _insert(session: Session) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from omniretail.core.errors import DomainError
 from omniretail.core.http import domain_problem
 from omniretail.core.idempotency import HEADER, fields_of
+from omniretail.core.middleware import read_body, replaying
 from omniretail.core.security import auth_cache, hash_key
 from omniretail.orders import fastpath
 from omniretail.orders.schemas import OrderIn
@@ -47,15 +48,11 @@ class OrderLane:
                 or scope.get("query_string") or self.state.db.dialect != "postgresql":
             await self.app(scope, receive, send)
             return
-        body, more, message = b"", True, None
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            body += message.get("body", b"")
-            more = message.get("more_body", False) and len(body) <= MAX_BODY
+        body = await read_body(receive)  # one message: the NUL guard outside has read it already
+        if body is None:
+            return
         try:
-            answer = None if more or len(body) > MAX_BODY else await self._place(scope, body)
+            answer = None if len(body) > MAX_BODY else await self._place(scope, body)
         except DomainError as refusal:  # a refusal the fast path is sure of (`orders.refusals`)
             await domain_problem(refusal)(scope, receive, send)
             return
@@ -65,18 +62,7 @@ class OrderLane:
                         "headers": _JSON_HEADERS + [(b"content-length", str(len(payload)).encode())]})
             await send({"type": "http.response.body", "body": payload})
             return
-        replayed = False
-
-        async def replay() -> dict[str, Any]:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            if message is not None and message["type"] != "http.request":
-                return message
-            return {"type": "http.request", "body": body, "more_body": more}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(receive, body), send)
 
     async def _place(self, scope: dict[str, Any], raw: bytes) -> dict[str, Any] | None:
         headers = dict(scope["headers"])  # a repeated header: the framework decides

@@ -9,7 +9,6 @@ request, so an error reaches only the request that caused it.
 from __future__ import annotations
 
 import asyncio
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,13 +82,6 @@ def _fail(request: _Request, error: Exception) -> None:
         request.done.set_exception(error)
 
 
-_batchers: weakref.WeakKeyDictionary[Any, dict[tuple[int, str], ReadBatcher]] = weakref.WeakKeyDictionary()
-
-
 def batcher(db: Database, statement: str) -> ReadBatcher:
     """The batcher of `statement` on `db` on the running event loop."""
-    per_loop = _batchers.setdefault(asyncio.get_running_loop(), {})
-    found = per_loop.get((id(db), statement))
-    if found is None or found.db is not db:
-        found = per_loop[(id(db), statement)] = ReadBatcher(db, statement)
-    return found
+    return db.on_loop((ReadBatcher, statement), lambda: ReadBatcher(db, statement))
