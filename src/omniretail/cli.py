@@ -317,7 +317,9 @@ def bench(name: Annotated[str, typer.Argument(help="catalog, inventory, identity
           instance: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="sourcing: instance "
                                                         "JSON (default: a generated one)")] = None,
           no_batch: Annotated[bool, typer.Option("--no-batch", help="sourcing: skip optimal_batch (minutes on "
-                                                                   "large tight instances)")] = False
+                                                                   "large tight instances)")] = False,
+          scenarios: Annotated[int, typer.Option(min=1, max=256, help="sourcing: demand scenarios each bid-price "
+                                                                      "solve averages over")] = 8
           ) -> None:
     """Run a benchmark, print a table and write JSON."""
     target = output or Path(f"bench-{name}.json")
@@ -344,7 +346,7 @@ def bench(name: Annotated[str, typer.Argument(help="catalog, inventory, identity
     elif name == "sourcing":
         from omniretail.bench.sourcing import run_sourcing_bench
 
-        run_sourcing_bench(instance=instance, output=target, console=out, batch=not no_batch)
+        run_sourcing_bench(instance=instance, output=target, console=out, batch=not no_batch, scenarios=scenarios)
     else:
         err.print(f"[red]unknown benchmark {name!r}[/red]; available: catalog, inventory, identity, orders, "
                   "sourcing")

@@ -34,7 +34,7 @@ def test_the_sourcing_bench_on_a_generated_instance_writes_every_policy_with_the
         assert row["orders"] == 30
     # the batch starts from the default policy's online plan and keeps only what is cheaper
     assert result["policies"]["optimal_batch"]["total_cost"] <= result["policies"]["default"]["total_cost"] + 1e-6
-    assert list(result["reference_policies"]) == ["default_without_prices", "nearest"]
+    assert list(result["reference_policies"]) == ["default_without_prices", "most_lines"]
     assert result["instance"]["orders"] == 30 and result["instance"]["locations"] == 4
     assert "optimal_batch" in ran.stdout and "written to out.json" in ran.stdout
     assert "Running HiGHS" not in ran.stdout

@@ -126,3 +126,25 @@ def test_a_forecast_aggregates_deliveries_per_sku_and_place_and_round_trips():
     assert Forecast.from_dict(forecast.to_dict()) == forecast
     with pytest.raises(ValueError, match="non-negative"):
         Forecast(((0.0, 0.0, "X", -1.0),), 1)
+
+
+def test_over_demand_scenarios_stock_just_short_is_priced_by_its_chance_and_capacity_short_always_in_full():
+    """The warehouse W can pick 20 units and alone holds Y, of which 50 are expected; the store S holds 10 X
+    against 10.5 expected. One LP prices S's X like W's capacity (nearly the penalty); averaged over Poisson
+    draws of the demand, S's X is worth the chance that more than 10 X are ordered, W's capacity stays dear."""
+    network = Network([Location("W", 40.0, -75.0, stock={"X": 50, "Y": 100}, capacity=20),
+                       Location("S", 41.0, -75.0, stock={"X": 10})])
+    forecast = Forecast(((41.0, -75.0, "X", 10.5), (40.0, -75.0, "Y", 50.0)), orders=60, source="hand-made")
+    w, s = network.index["W"], network.index["S"]
+    one = solve_prices(network, forecast, COST)
+    assert one.scenarios == 1 and one.stock[s]["X"] > 0.99 * COST.unfilled_per_unit
+    drawn = solve_prices(network, forecast, COST, scenarios=64, seed=3)
+    assert drawn.status == "Optimal" and drawn.scenarios == 64
+    assert 0.2 * COST.unfilled_per_unit < drawn.stock[s]["X"] < 0.7 * COST.unfilled_per_unit
+    assert drawn.capacity[w] > 0.99 * COST.unfilled_per_unit
+    again = solve_prices(network, forecast, COST, scenarios=64, seed=3)
+    assert (again.stock, again.capacity) == (drawn.stock, drawn.capacity)  # the seed repeats a run
+    with pytest.raises(ValueError, match="at least one demand scenario"):
+        solve_prices(network, forecast, COST, scenarios=0)
+    with pytest.raises(ValueError, match="at least one demand scenario"):
+        BidPricer(forecast, COST, scenarios=0)

@@ -4,7 +4,6 @@ import json
 
 import pytest
 
-from omniretail.sourcing.greedy import source_nearest
 from omniretail.sourcing.optimizer import (
     POLICIES,
     CostModel,
@@ -17,7 +16,6 @@ from omniretail.sourcing.optimizer import (
     source_batch,
     source_sequence,
 )
-from omniretail.sourcing.problem import build_problem
 
 
 def delivery(lines, lat=0.0, lon=0.0, id_="o1"):
@@ -30,17 +28,28 @@ def test_the_nearest_location_holding_everything_ships_the_whole_order_alone():
                        Location("partial", 0.0, 0.5, stock={"X": 9})])
     for policy in POLICIES:
         decision = source(delivery({"X": 2, "Y": 1}), network, policy=policy)
-        assert [(s.location_id, s.units) for s in decision.shipments] == [("near", {"X": 2, "Y": 1})], policy
+        expected = [("near", {"X": 2, "Y": 1})]
+        if policy == "greedy":  # the baseline takes each line from its nearest holder, even when that splits
+            expected = [("partial", {"X": 2}), ("near", {"Y": 1})]
+        assert [(s.location_id, s.units) for s in decision.shipments] == expected, policy
         assert decision.policy == policy
 
 
-def test_the_nearest_reference_takes_each_line_from_its_nearest_holder_even_when_that_splits():
+def test_greedy_takes_each_line_from_its_nearest_holder_and_most_lines_the_fewest_parcels():
     network = Network([Location("x_only", 0.0, 0.5, stock={"X": 9}),
-                       Location("both", 0.0, 1.0, stock={"X": 9, "Y": 9})])
-    order = delivery({"X": 1, "Y": 1})
-    nearest = source_nearest(build_problem(order, network, CostModel()))
-    assert sorted((s.location_id, s.units) for s in nearest.shipments) == [("both", {"Y": 1}), ("x_only", {"X": 1})]
-    assert [s.location_id for s in source(order, network, policy="greedy").shipments] == ["both"]
+                       Location("both", 0.0, 1.0, stock={"X": 9, "Y": 9}),
+                       Location("y_short", 0.0, 0.2, stock={"Y": 1})])
+    order = delivery({"X": 1, "Y": 2})
+    greedy = source(order, network, policy="greedy")
+    assert [(s.location_id, s.units) for s in greedy.shipments] == [("x_only", {"X": 1}), ("both", {"Y": 2})]
+    assert greedy.split and greedy.notes == ("2 locations: each line from the nearest location that can send it",)
+    assert [a.location_ids for a in greedy.alternatives] == [("y_short",)]  # the next nearest, alone
+    most_lines = source(order, network, policy="most_lines")
+    assert [(s.location_id, s.units) for s in most_lines.shipments] == [("both", {"X": 1, "Y": 2})]
+    # a line nobody can send in full takes its units from the nearest holders in turn
+    short = source(delivery({"Y": 11}), network, policy="greedy")
+    assert [(s.location_id, s.units) for s in short.shipments] == [("y_short", {"Y": 1}), ("both", {"Y": 9})]
+    assert short.unfilled_units == 1
 
 
 def test_the_default_policy_proves_a_single_parcel_optimal_and_lists_the_alternatives():

@@ -24,13 +24,11 @@ from rich.table import Table
 
 from omniretail.bench.common import machine, percentiles, write_json
 from omniretail.sourcing.batch import source_batch
-from omniretail.sourcing.bidprice import BidPricer, Forecast, aggregate
+from omniretail.sourcing.bidprice import SCENARIOS, BidPricer, Forecast, aggregate
 from omniretail.sourcing.decision import Decision
-from omniretail.sourcing.greedy import source_nearest
 from omniretail.sourcing.instances import Instance, generate_instance, load_instance, parse_instance
 from omniretail.sourcing.milp import most_units_fillable
 from omniretail.sourcing.optimizer import source
-from omniretail.sourcing.problem import build_problem
 
 ONLINE = ("default", "greedy", "optimal")
 TARGETS = {"default_vs_batch_pct": 1.0, "default_below_greedy_pct": 8.0, "fewer_splits_than_greedy_pct": 25.0,
@@ -69,10 +67,7 @@ def _online(instance: Instance, policy: str, bar: Progress, keep: bool,
     for order in instance.orders:
         prices = None if pricer is None else pricer.refresh(network)  # between decisions, not timed with them
         started = time.perf_counter()
-        if policy == "nearest":
-            decision = source_nearest(build_problem(order, network, instance.cost))
-        else:
-            decision = source(order, network, instance.cost, policy, prices=prices)
+        decision = source(order, network, instance.cost, policy, prices=prices)
         samples.append(time.perf_counter() - started)
         network.consume(decision.picks)
         if pricer is not None:
@@ -104,6 +99,7 @@ def _pricing(pricer: BidPricer, forecast: Forecast, kind: str) -> dict[str, Any]
     return {"forecast": {"kind": kind, "source": forecast.source, "orders": forecast.orders,
                          "units": round(forecast.units, 3), "entries": len(forecast.demand)},
             "every_orders": pricer.every, "unit_share": pricer.unit_share, "nearest_holders": pricer.nearest,
+            "scenarios": pricer.scenarios, "seed": pricer.seed,
             "lp_columns": None if pricer.prices is None else pricer.prices.columns,
             "resolves": pricer.solves, "resolve_seconds_total": round(sum(solves), 3),
             "first_solve_seconds": round(solves[0], 3) if solves else None,
@@ -117,7 +113,7 @@ def _pct(a: float, b: float) -> float | None:
 
 
 def run_sourcing_bench(*, instance: Path | None, output: Path, console: Console,
-                       batch_time_limit: float = 2.0, batch: bool = True) -> dict[str, Any]:
+                       batch_time_limit: float = 2.0, batch: bool = True, scenarios: int = SCENARIOS) -> dict[str, Any]:
     """Source the instance's orders with every policy, print a table and write JSON (`batch=False`: without
     optimal_batch, which takes minutes on large tight instances)."""
     if instance is None:
@@ -134,7 +130,7 @@ def run_sourcing_bench(*, instance: Path | None, output: Path, console: Console,
     result: dict[str, Any] = {"benchmark": "sourcing", "instance": {"source": source_name, **summary},
                               "cost": loaded.cost.to_dict(), "machine": machine(), "policies": {}}
     forecast, kind = _forecast(loaded)
-    pricer = BidPricer(forecast, loaded.cost)
+    pricer = BidPricer(forecast, loaded.cost, scenarios=scenarios)
     demand: dict[str, int] = {}
     for order in loaded.orders:
         for sku, units in order.lines.items():
@@ -165,8 +161,8 @@ def run_sourcing_bench(*, instance: Path | None, output: Path, console: Console,
         unpriced, _ = _online(loaded, "default", bar, keep=False)
         for policy in ("greedy", "optimal"):
             result["policies"][policy], _ = _online(loaded, policy, bar, keep=False)
-        nearest, _ = _online(loaded, "nearest", bar, keep=False)
-    result["reference_policies"] = {"default_without_prices": unpriced, "nearest": nearest}
+        most_lines, _ = _online(loaded, "most_lines", bar, keep=False)
+    result["reference_policies"] = {"default_without_prices": unpriced, "most_lines": most_lines}
     result["policies"] = {name: result["policies"][name] for name in (*ONLINE, "optimal_batch")
                           if name in result["policies"]}
     result["comparison"] = _compare(result["policies"], bound)
@@ -175,13 +171,13 @@ def run_sourcing_bench(*, instance: Path | None, output: Path, console: Console,
         round((1 - unpriced["total_cost"] / greedy["total_cost"]) * 100, 3)
     result["comparison"]["prices_saved_units"] = unpriced["unfilled_units"] - result["policies"]["default"][
         "unfilled_units"]
-    reference = result["reference_policies"]["nearest"]
+    reference = result["reference_policies"]["most_lines"]
     default = result["policies"]["default"]
-    result["comparison"]["default_below_nearest_pct"] = None if not reference["total_cost"] else \
+    result["comparison"]["default_below_most_lines_pct"] = None if not reference["total_cost"] else \
         round((1 - default["total_cost"] / reference["total_cost"]) * 100, 3)
-    result["comparison"]["default_below_nearest_shipping_pct"] = None if not reference["shipping_cost"] else \
+    result["comparison"]["default_below_most_lines_shipping_pct"] = None if not reference["shipping_cost"] else \
         round((1 - default["shipping_cost"] / reference["shipping_cost"]) * 100, 3)
-    result["comparison"]["fewer_splits_than_nearest_pct"] = None if not reference["splits"] else \
+    result["comparison"]["fewer_splits_than_most_lines_pct"] = None if not reference["splits"] else \
         round((1 - default["splits"] / reference["splits"]) * 100, 3)
     result["targets"] = TARGETS
     gc.unfreeze()
@@ -218,7 +214,7 @@ def _print(result: dict[str, Any], console: Console) -> None:
     names = {"default": "default (bid prices)"}
     rows = {names.get(name, name): row for name, row in result["policies"].items()}
     rows["default without prices (reference)"] = result["reference_policies"]["default_without_prices"]
-    rows["nearest (reference)"] = result["reference_policies"]["nearest"]
+    rows["most_lines (reference)"] = result["reference_policies"]["most_lines"]
     for name, row in rows.items():
         latency = row.get("latency") or {}
         table.add_row(name, f"{row['total_cost']:,.2f}", f"{row['shipping_cost']:,.2f}", f"{row['packages']:,}",
@@ -236,13 +232,15 @@ def _print(result: dict[str, Any], console: Console) -> None:
                   f"{pct(c['default_below_greedy_shipping_pct'])} shipping cost (target at least 8%); fewer splits "
                   f"than greedy: {pct(c['fewer_splits_than_greedy_pct'])} (target at least 25%); decision p99 "
                   f"{c['decision_p99_ms']} ms (target under 10)")
-    console.print(f"reference, each line from the nearest holder: default {pct(c['default_below_nearest_pct'])} "
-                  f"below it in total cost, {pct(c['default_below_nearest_shipping_pct'])} in shipping cost, "
-                  f"{pct(c['fewer_splits_than_nearest_pct'])} fewer splits")
+    console.print(f"reference, most lines in full first (fewest parcels): default "
+                  f"{pct(c['default_below_most_lines_pct'])} below it in total cost, "
+                  f"{pct(c['default_below_most_lines_shipping_pct'])} in shipping cost, "
+                  f"{pct(c['fewer_splits_than_most_lines_pct'])} fewer splits")
     prices = result["bid_prices"]
     resolve = prices["resolve_ms"] or {}
     console.print(f"bid prices, forecast: {prices['forecast']['source']} ({prices['forecast']['units']:,.0f} units "
-                  f"over {prices['forecast']['orders']:,} orders); re-solved {prices['resolves']} times between "
+                  f"over {prices['forecast']['orders']:,} orders, {prices['scenarios']} demand scenarios per solve); "
+                  f"re-solved {prices['resolves']} times between "
                   f"decisions ({prices['resolve_seconds_total']} s in all, first {prices['first_solve_seconds']} s, "
                   f"p50 {resolve.get('p50_ms')} ms; not in the decision latency), {prices['lp_columns'] or 0:,} LP "
                   "columns; "

@@ -56,9 +56,10 @@ class Settings(BaseSettings):
                                                           "order's currency) is held")
     order_max_line_quantity: int = Field(default=20, ge=1, description="more units of one SKU is unusual")
     order_max_units: int = Field(default=60, ge=1, description="more units in one order is unusual")
-    sourcing_policy: str = Field(default="default", pattern="^(default|greedy|optimal)$",
+    sourcing_policy: str = Field(default="default", pattern="^(default|greedy|most_lines|optimal)$",
                                  description="how delivery orders are sourced: default (fast, near-optimal), greedy "
-                                             "(nearest location with most lines) or optimal (exact, HiGHS)")
+                                             "(each line from the nearest location that has it), most_lines "
+                                             "(fewest parcels, then nearest) or optimal (exact, HiGHS)")
     sourcing_channel_policies: str = Field(default="", description="per-channel policies, e.g. "
                                                                    "marketplace:greedy,web:optimal")
     sourcing_cost: str = Field(default="", description="cost model overrides, e.g. package=8.759,item=0.423,"

@@ -20,7 +20,7 @@ Staff = Annotated[Actor, Depends(require(Role.ADMIN, Role.OPERATIONS, Role.ASSOC
 
 class SourcingOut(BaseModel):
     order_id: int
-    policy: str = Field(description="default, greedy or optimal")
+    policy: str = Field(description="default, greedy, most_lines or optimal")
     total_cost: float = Field(description="In the cost model's units (currency-like)")
     packages: int
     split: bool = Field(description="Sent in more than one parcel")

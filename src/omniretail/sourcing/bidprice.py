@@ -15,6 +15,13 @@ the LP prices units, the online policy still pays its parcels. HiGHS solves it; 
 capacity rows are the prices. The default policy adds them to each unit's cost when it chooses (never to the cost
 it reports), so it spends first the stock that the rest of the day's demand needs least.
 
+A forecast is uncertain, and the duals of one LP are all-or-nothing: a SKU forecast at one unit more than the
+stock near its buyers prices every unit of it at nearly the penalty, as dear as a warehouse's scarce picking
+capacity, so the policy would spend that capacity on units the stores hold. The prices are therefore the mean
+duals over `scenarios` demand draws (the randomized LP of Talluri & van Ryzin 1999; each zone's units of a SKU
+Poisson around the forecast): a resource short in every draw keeps its price, one short only in some costs in
+proportion.
+
 `BidPricer` re-solves between decisions, as a background job would: with the network's remaining stock and
 capacity and the part of the forecast not yet arrived (the forecast scaled by the share of its orders still to
 come), every `every` orders or sooner when the units taken since the last solve reach `unit_share` of the
@@ -38,6 +45,7 @@ from omniretail.sourcing.model import Network, Order
 
 NEAREST = 12  # holders a zone's SKU may draw on in the LP
 RESOLVES = 20  # default re-solves over the forecast's horizon
+SCENARIOS = 8  # demand scenarios a solve averages its duals over
 UNIT_SHARE = 0.05
 
 
@@ -90,6 +98,7 @@ class BidPrices:
     status: str = "Optimal"
     seconds: float = 0.0
     columns: int = 0
+    scenarios: int = 1  # demand scenarios the duals are averaged over
 
     def of(self, origin: int, sku: str) -> float:
         """Opportunity cost of taking one unit of `sku` at location position `origin`."""
@@ -211,19 +220,57 @@ class FluidLP:
         self.highs.passModel(lp)
         self._unfilled_cols = np.arange(x, x + g, dtype=np.int32)
 
-    def prices(self, network: Network, scale: float = 1.0) -> BidPrices:
-        """The stock and capacity duals for `scale` times the forecast against the network as it is now."""
+    def prices(self, network: Network, scale: float = 1.0, *, scenarios: int = 1,
+               rng: np.random.Generator | None = None) -> BidPrices:
+        """The stock and capacity duals for `scale` times the forecast against the network as it is now.
+
+        With `scenarios` > 1 the LP is solved once per demand scenario, each (zone, SKU) drawn from a Poisson
+        law around its expected units, and the duals are averaged (the randomized LP of Talluri & van Ryzin):
+        a unit of a SKU whose forecast only just exceeds the stock is then worth the penalty times the chance
+        that demand really exceeds it, not the whole penalty, while a resource short in every scenario keeps
+        its full price."""
         began = time.perf_counter()
         prices = BidPrices([{} for _ in range(self.size)], [0.0] * self.size, columns=self.columns)
         if scale <= 0 or not self.groups:
             prices.status = "no demand left"
             return prices
-        highs, g = self.highs, self.groups
-        demand = self.demand * scale
-        rows = np.arange(g, dtype=np.int32)
-        highs.changeRowsBounds(g, rows, demand, demand)
-        highs.changeColsBounds(g, self._unfilled_cols, np.zeros(g), demand)
-        stock, capacity = network.stock, network.capacity
+        if scenarios < 1:
+            raise ValueError("bid prices need at least one demand scenario")
+        self._network_bounds(network)
+        expected = self.demand * scale
+        stock_rows = np.array(list(self.stock_rows.values()), dtype=np.int64)
+        capacity_rows = np.array(list(self.capacity_rows.values()), dtype=np.int64)
+        stock_dual, capacity_dual = np.zeros(len(stock_rows)), np.zeros(len(capacity_rows))
+        rng = rng if rng is not None else np.random.default_rng(0)
+        solved = 0
+        for k in range(scenarios):
+            demand = expected if scenarios == 1 else rng.poisson(expected).astype(float)
+            status, dual = self._solve(demand)
+            if k == 0 or status != "Optimal":
+                prices.status = status
+            if dual is None:
+                continue
+            stock_dual -= dual[stock_rows]
+            capacity_dual -= dual[capacity_rows]
+            solved += 1
+        if solved:
+            stock_dual /= solved
+            capacity_dual /= solved
+            for (o, sku), value in zip(self.stock_rows, stock_dual.tolist(), strict=True):
+                if value > 1e-9:
+                    prices.stock[o][sku] = value
+            for o, value in zip(self.capacity_rows, capacity_dual.tolist(), strict=True):
+                if value > 1e-9:
+                    prices.capacity[o] = value
+            if prices.status != "Optimal":
+                prices.status = f"{prices.status} in {scenarios - solved} of {scenarios} scenarios"
+        prices.scenarios = solved
+        prices.seconds = time.perf_counter() - began
+        return prices
+
+    def _network_bounds(self, network: Network) -> None:
+        """The stock and capacity rows' bounds: what the network holds and can still pick now."""
+        highs, stock, capacity = self.highs, network.stock, network.capacity
         keys = list(self.stock_rows)
         highs.changeRowsBounds(len(keys), np.array(list(self.stock_rows.values()), dtype=np.int32),
                                np.full(len(keys), -np.inf),
@@ -232,24 +279,25 @@ class FluidLP:
             highs.changeRowsBounds(len(self.capacity_rows), np.array(list(self.capacity_rows.values()), dtype=np.int32),
                                    np.full(len(self.capacity_rows), -np.inf),
                                    np.array([float(max(0, capacity[o] or 0)) for o in self.capacity_rows]))
+
+    def _solve(self, demand: np.ndarray) -> tuple[str, np.ndarray | None]:
+        """Solve for one demand vector (per group); the row duals when optimal."""
+        highs, g = self.highs, self.groups
+        rows = np.arange(g, dtype=np.int32)
+        highs.changeRowsBounds(g, rows, demand, demand)
+        highs.changeColsBounds(g, self._unfilled_cols, np.zeros(g), demand)
         highs.run()
-        prices.status = highs.modelStatusToString(highs.getModelStatus())
-        if prices.status == "Optimal":
-            dual = np.asarray(highs.getSolution().row_dual)
-            for (o, sku), i in self.stock_rows.items():
-                if -dual[i] > 1e-9:
-                    prices.stock[o][sku] = float(-dual[i])
-            for o, i in self.capacity_rows.items():
-                if -dual[i] > 1e-9:
-                    prices.capacity[o] = float(-dual[i])
-        prices.seconds = time.perf_counter() - began
-        return prices
+        status = highs.modelStatusToString(highs.getModelStatus())
+        if status != "Optimal":
+            return status, None
+        return status, np.asarray(highs.getSolution().row_dual)
 
 
 def solve_prices(network: Network, forecast: Forecast, cost: CostModel, *, scale: float = 1.0,
-                 nearest: int = NEAREST) -> BidPrices:
-    """The bid prices of `scale` times the forecast against the network as it is now (one solve)."""
-    return FluidLP(network, forecast, cost, nearest=nearest).prices(network, scale)
+                 nearest: int = NEAREST, scenarios: int = 1, seed: int = 0) -> BidPrices:
+    """The bid prices of `scale` times the forecast against the network as it is now (one solve per scenario)."""
+    return FluidLP(network, forecast, cost, nearest=nearest).prices(network, scale, scenarios=scenarios,
+                                                                    rng=np.random.default_rng(seed))
 
 
 @dataclass
@@ -261,6 +309,8 @@ class BidPricer:
     every: int | None = None  # orders between re-solves (default: the horizon / RESOLVES)
     unit_share: float = UNIT_SHARE
     nearest: int = NEAREST
+    scenarios: int = SCENARIOS  # demand scenarios per solve (randomized LP); 1: the expected demand alone
+    seed: int = 0  # of the scenarios' random stream, so a run can be repeated
     seen: int = 0
     solves: int = 0
     solve_seconds: list[float] = field(default_factory=list)
@@ -275,6 +325,9 @@ class BidPricer:
             self.every = max(1, math.ceil(self.forecast.orders / RESOLVES))
         if self.every < 1:
             raise ValueError("re-solve at least every order")
+        if self.scenarios < 1:
+            raise ValueError("bid prices need at least one demand scenario")
+        self._rng = np.random.default_rng(self.seed)
         # worked out once: summing the forecast between decisions would also push the policy's data out of cache
         self._unit_limit = self.unit_share * self.forecast.units
 
@@ -291,7 +344,7 @@ class BidPricer:
                 self._lp = FluidLP(network, self.forecast, self.cost, nearest=self.nearest)
             horizon = self.forecast.orders
             scale = max(0.0, 1.0 - self.seen / horizon) if horizon else 0.0
-            self.prices = self._lp.prices(network, scale)
+            self.prices = self._lp.prices(network, scale, scenarios=self.scenarios, rng=self._rng)
             self._current = self.prices if self.prices.nonzero else None
             self.solves += 1
             self.solve_seconds.append(time.perf_counter() - began)

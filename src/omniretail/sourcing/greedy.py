@@ -1,8 +1,16 @@
-"""The baseline policy: the location that can ship the most lines, nearest first, then again for the rest. Pure.
+"""The rule-based policies: `greedy`, the nearest location first, and `most_lines`, the fewest parcels first. Pure.
 
-At each step the candidate that can send the most remaining lines in full wins, ties to the nearest; it sends
-those lines. When no location can send any remaining line in full, the one that can send the most units
-(ties to the nearest) sends what it has. Repeat until everything is sent or nobody can send more.
+`greedy` (the baseline of docs/benchmarks.md, what an order management system does out of the box): locations in
+order of distance from the customer; each remaining line goes to the nearest location that can send it in full,
+so the nearest location sends every line it holds and the next nearest the rest. A line no single location can
+send in full takes its units from the nearest locations in turn.
+
+`most_lines` (the "fewest splits, then nearest" rule): at each step the candidate that can send the most
+remaining lines in full wins, ties to the nearest; it sends those lines. When no location can send any
+remaining line in full, the one that can send the most units (ties to the nearest) sends what it has. Repeat
+until everything is sent or nobody can send more.
+
+Both know lines, units and distance only (no lots, no lane prices, no bid prices).
 """
 
 from __future__ import annotations
@@ -13,10 +21,41 @@ from omniretail.sourcing.assign import assign
 from omniretail.sourcing.decision import Alternative, Assignment, Decision, breakdown, decide
 from omniretail.sourcing.problem import Problem
 
-POLICY = "greedy"
+GREEDY = "greedy"
+MOST_LINES = "most_lines"
 
 
 def source_greedy(problem: Problem) -> Decision:
+    """Every line from the nearest location that can send it in full (else its units from the nearest in turn)."""
+    routes = problem.routes
+    avail = dict(problem.avail)
+    capacity = dict(problem.capacity)
+    assignment: Assignment = {}
+    ranked = sorted(problem.points, key=lambda p: (problem.distance[p], p))
+    ordered = {p: sorted(problem.point_routes[p], key=lambda r: routes[r].unit_cost) for p in ranked}
+    for sku, want in problem.demand.items():
+        for p in ranked:
+            have = sum(min(avail.get((routes[r].origin, sku), 0),
+                           want if capacity[routes[r].origin] is None else capacity[routes[r].origin])  # type: ignore[type-var]
+                       for r in _distinct_origins(routes, ordered[p]))
+            if have >= want:
+                _take(problem, ordered[p], sku, want, avail, capacity, assignment)
+                break
+        else:
+            left = want
+            for p in ranked:
+                if left == 0:
+                    break
+                left -= _take(problem, ordered[p], sku, left, avail, capacity, assignment)
+    used = {routes[r].point for r, _ in assignment}
+    others = [p for p in ranked if p not in used][:2]
+    alternatives = tuple(_alone(problem, p, "next nearest location, alone") for p in others)
+    return decide(problem, assignment, GREEDY, alternatives=alternatives,
+                  notes=(f"{len(used)} locations: each line from the nearest location that can send it",))
+
+
+def source_most_lines(problem: Problem) -> Decision:
+    """The location that can send the most remaining lines in full, nearest first, then again for the rest."""
     routes = problem.routes
     remaining = dict(problem.demand)
     avail = dict(problem.avail)
@@ -69,8 +108,9 @@ def source_greedy(problem: Problem) -> Decision:
             sent = _take(problem, ordered[point], sku, can, avail, capacity, assignment)
             remaining[sku] = want - sent
             budget -= sent
-    alternatives = tuple(_alone(problem, p, -lines) for lines, _, _, p in runners_up)
-    return decide(problem, assignment, POLICY, alternatives=alternatives,
+    alternatives = tuple(_alone(problem, p, f"next by the rule ({-lines} lines in full), alone")
+                         for lines, _, _, p in runners_up)
+    return decide(problem, assignment, MOST_LINES, alternatives=alternatives,
                   notes=(f"{len(chosen)} locations chosen by most lines in full, then nearest",))
 
 
@@ -103,37 +143,8 @@ def _take(problem: Problem, route_ids: list[int], sku: str, units: int, avail: d
     return sent
 
 
-def _alone(problem: Problem, point: int, lines: int) -> Alternative:
+def _alone(problem: Problem, point: int, note: str) -> Alternative:
     assignment = assign(problem, [point])
     filled = sum(assignment.values())
-    return Alternative(f"next by the rule ({lines} lines in full), alone",
-                       (problem.network.locations[point].id,), breakdown(problem, assignment).total,
+    return Alternative(note, (problem.network.locations[point].id,), breakdown(problem, assignment).total,
                        sum(problem.demand.values()) - filled)
-
-
-def source_nearest(problem: Problem) -> Decision:
-    """A reference, not a channel policy: every line from the nearest location that can send it in full (else
-    its units from the nearest locations in turn), each line decided on its own (the item-by-item myopic rule
-    of the fulfilment literature)."""
-    routes = problem.routes
-    avail = dict(problem.avail)
-    capacity = dict(problem.capacity)
-    assignment: Assignment = {}
-    ranked = sorted(problem.points, key=lambda p: (problem.distance[p], p))
-    ordered = {p: sorted(problem.point_routes[p], key=lambda r: routes[r].unit_cost) for p in ranked}
-    for sku, want in problem.demand.items():
-        for p in ranked:
-            origins = _distinct_origins(routes, ordered[p])
-            have = sum(min(avail.get((routes[r].origin, sku), 0),
-                           want if capacity[routes[r].origin] is None else capacity[routes[r].origin])  # type: ignore[type-var]
-                       for r in origins)
-            if have >= want:
-                _take(problem, ordered[p], sku, want, avail, capacity, assignment)
-                break
-        else:
-            left = want
-            for p in ranked:
-                if left == 0:
-                    break
-                left -= _take(problem, ordered[p], sku, left, avail, capacity, assignment)
-    return decide(problem, assignment, "nearest", notes=("each line from the nearest location that has it",))

@@ -5,7 +5,8 @@
     result = source_batch(orders, network, cost)                           # together, capacity shared
 
 Policies: `default` (bounded search, fast, proves optimality in most cases), `greedy` (the usual baseline:
-most lines in full, nearest first), `optimal` (exact MILP with HiGHS, started from the default's plan).
+each line from the nearest location that can send it), `most_lines` (fewest parcels first: most lines in full,
+nearest first), `optimal` (exact MILP with HiGHS, started from the default's plan).
 The default also takes bid prices, `source(..., prices=pricer.refresh(network))` (`sourcing.bidprice`): what
 scarce stock and capacity are worth to the demand still expected, solved between decisions from a forecast.
 """

@@ -8,13 +8,13 @@ from dataclasses import replace
 
 from omniretail.sourcing.cost import CostModel
 from omniretail.sourcing.decision import Alternative, Decision, assignment_from_picks, breakdown, decide
-from omniretail.sourcing.greedy import source_greedy
+from omniretail.sourcing.greedy import source_greedy, source_most_lines
 from omniretail.sourcing.heuristic import Prices, source_default
 from omniretail.sourcing.milp import solve
 from omniretail.sourcing.model import Network, Order
 from omniretail.sourcing.problem import Problem, build_problem
 
-POLICIES = ("default", "greedy", "optimal")
+POLICIES = ("default", "greedy", "most_lines", "optimal")
 
 
 def source(order: Order, network: Network, cost: CostModel | None = None, policy: str = "default", *,
@@ -30,6 +30,8 @@ def source(order: Order, network: Network, cost: CostModel | None = None, policy
     problem = build_problem(order, network, cost or CostModel())
     if policy == "greedy":
         return source_greedy(problem)
+    if policy == "most_lines":
+        return source_most_lines(problem)
     if policy == "optimal":
         return source_optimal(problem)
     return source_default(problem, prices)
