@@ -89,7 +89,7 @@ def test_the_next_day_the_store_sends_again_and_no_limit_means_none(client: Test
         assert client.post(ORDERS, headers=admin, json=_delivery(shops)).status_code == 201
     with clock.travel(timedelta(days=1)):
         assert client.post(ORDERS, headers=admin, json=_delivery(shops)).status_code == 201
-        tomorrow = capacity.today()
+        tomorrow = capacity.today("Europe/Berlin")  # the store's own day
     with db.read() as s:
         assert s.get(LocationLoad, ("kassel", tomorrow)).units == 1
     response = client.patch("/api/v1/locations/kassel", headers=admin, json={"daily_capacity": 0})

@@ -115,9 +115,9 @@ def test_a_read_that_fails_fails_alone(db: Database, network: dict[str, int]) ->
     async def race() -> list[Any]:
         reader = reads.batcher(db, fastpath.READ_MANY)
         good = {"reservations": 1, "channel": "web", "customer_id": network["ada"], "skus": ["MILK"],
-                "locations": ["store-a"], "owner": None, "key": None, "delivery": False}
-        return await asyncio.gather(*[reader.read(good, "2026-12-02") for _ in range(3)],
-                                    reader.read({**good, "customer_id": "not a number"}, "2026-12-02"),
+                "locations": ["store-a"], "owner": None, "key": None, "delivery": False, "today": "2026-12-02"}
+        return await asyncio.gather(*[reader.read(good) for _ in range(3)],
+                                    reader.read({**good, "customer_id": "not a number"}),
                                     return_exceptions=True)
 
     *good, bad = _run(db, race())

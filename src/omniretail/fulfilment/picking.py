@@ -1,8 +1,10 @@
 """Pick lists (the lots to take, soonest expiry first) and what happens when a store cannot find units: the
-missing units are written off by a count adjustment there and the line goes to the next best location."""
+missing units are written off by a count adjustment there and the line goes to the next best location (a
+delivery's units leave the short store's day count and count on the day of the location sending them now)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
@@ -17,9 +19,12 @@ from omniretail.fulfilment.models import Fulfilment, FulfilmentLine
 from omniretail.fulfilment.service import announce, get_fulfilment, lines_of, move, order_of
 from omniretail.inventory import allocation, reservations
 from omniretail.inventory.levels import lots_of, view
+from omniretail.inventory.models import Reservation
 from omniretail.inventory.service import Cause, adjust
+from omniretail.locations import capacity
 from omniretail.orders import placement, routing
 from omniretail.orders import service as orders
+from omniretail.orders.models import Order
 from omniretail.sourcing.service import promisable
 
 
@@ -76,9 +81,14 @@ def record_pick(session: Session, *, actor: Actor, fulfilment_id: int, found: di
 
 
 def give_up(session: Session, actor: Actor, line: FulfilmentLine, units: int, reason: str) -> None:
-    """Take `units` off a fulfilment line: its reservation shrinks by as many (is released when none are left)."""
+    """Take `units` off a fulfilment line: its reservation shrinks by as many (is released when none are left),
+    and a delivery's units are given back to its location's day (`locations.capacity`)."""
     stock = orders.stock_actor(actor)
     if line.reservation_id is not None:
+        reservation = session.get(Reservation, line.reservation_id)
+        if reservation is not None and units > 0 and _counted(session, reservation.owner_type, reservation.owner_id):
+            capacity.move(session, away=[SimpleNamespace(location_id=reservation.location_id, quantity=units,
+                                                         created_at=reservation.created_at)])
         if line.quantity - units > 0:
             reservations.shrink(session, actor=stock, reservation_id=line.reservation_id,
                                 quantity=line.quantity - units)
@@ -86,6 +96,12 @@ def give_up(session: Session, actor: Actor, line: FulfilmentLine, units: int, re
             reservations.release(session, actor=stock, reservation_id=line.reservation_id, reason=reason)
             line.reservation_id = None
     line.quantity -= units
+
+
+def _counted(session: Session, owner_type: str, owner_id: str) -> bool:
+    """Whether a reservation's units count against its location's day: a delivery order's do, a pickup's not."""
+    order = session.get(Order, int(owner_id)) if owner_type == "order" and owner_id.isdigit() else None
+    return order is not None and order.fulfilment_type == "delivery"
 
 
 def _write_off(session: Session, actor: Actor, fulfilment: Fulfilment, line: FulfilmentLine, missing: int) -> None:
@@ -142,6 +158,8 @@ def resource(session: Session, actor: Actor, order: Any, short_at: Fulfilment, m
 
         announce(session, actor, fulfilment, states.CREATED, {
             "lines": [{"sku": x.sku, "quantity": x.quantity} for x in lines], "resourced_from": short_at.id})
+    if order.fulfilment_type == "delivery":  # sent from their new locations today (given back where short)
+        capacity.move(session, to=capacity.units_by_location(plan))
     unfilled = {sku: units - sent[sku] for sku, units in missing.items() if units > sent[sku]}
     if unfilled:
         emit(session, Event("fulfilment.short", "order", str(order.id), {

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
@@ -36,6 +37,7 @@ from omniretail.inventory import reservations
 from omniretail.inventory import service as inventory
 from omniretail.inventory.levels import lock_level
 from omniretail.inventory.models import Reservation, StockLevel
+from omniretail.locations import capacity
 from omniretail.orders import service as orders
 from omniretail.orders.models import Order
 
@@ -154,6 +156,10 @@ def _move_held(session: Session, actor: Actor, location_id: str, reservation: Re
     if sum(line.quantity for line in plan) < units:
         return 0
     stock = orders.stock_actor(actor)
+    if order.fulfilment_type == "delivery":  # the day's counts follow the units (`locations.capacity`)
+        capacity.move(session, away=[SimpleNamespace(location_id=location_id, quantity=units,
+                                                     created_at=reservation.created_at)],
+                      to=capacity.units_by_location(plan))
     if units < reservation.quantity:
         reservations.shrink(session, actor=stock, reservation_id=reservation.id, quantity=reservation.quantity - units)
     else:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from omniretail.core.db import Database, execute_prepared
@@ -26,13 +27,14 @@ WRITERS = 2  # batches written at the same time per event loop
 
 Rows = dict[str, list[dict[str, Any]]]
 Plan = list[tuple[str, int, int]]
+Loads = dict[tuple[str, date], int]  # units sent out per (location, its day)
 
 
 @dataclass
 class _Item:
     plan: Plan
     rows: Rows
-    loads: dict[str, int]
+    loads: Loads
     done: asyncio.Future[str] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -45,11 +47,11 @@ class WriteBatcher:
         self.writers = 0
         self.statements = 0  # written, batches and single retries alike (for tests and benchmarks)
 
-    async def write(self, plan: Plan, rows: Rows, loads: dict[str, int] | None = None) -> str:
+    async def write(self, plan: Plan, rows: Rows, loads: Loads | None = None) -> str:
         """Reserve `plan` and insert `rows` with whatever else is waiting: `WRITTEN`, or, having written nothing,
         `REFUSED` (a short line or a full day, the guard's refusal) or `COLLIDED` (a key written at the same time,
-        a lock cycle). `loads`: units sent out per location today (`locations.capacity`). Any other database error is
-        raised."""
+        a lock cycle). `loads`: units sent out per location on its own day (`locations.capacity`). Any other database
+        error is raised."""
         item = _Item(plan, rows, loads or {})
         self.waiting.append(item)
         if self.writers < WRITERS:
@@ -91,10 +93,10 @@ class WriteBatcher:
         return True
 
     async def _execute(self, items: list[_Item]) -> None:
-        loads: dict[str, int] = {}
+        loads: Loads = {}
         for item in items:
-            for location_id, units in item.loads.items():
-                loads[location_id] = loads.get(location_id, 0) + units
+            for key, units in item.loads.items():
+                loads[key] = loads.get(key, 0) + units
         statement, values = reserve_all_statement(lines=[line for item in items for line in item.plan],
                                                   rows=merged([item.rows for item in items]), loads=loads)
         self.statements += 1

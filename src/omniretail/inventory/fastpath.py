@@ -13,7 +13,7 @@ on SQLite does.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
@@ -118,8 +118,8 @@ WITH want AS (
     RETURNING 1
 ), load AS (
     INSERT INTO location_loads AS d (location_id, day, units)
-    SELECT x.location_id, %(today)s, x.units
-    FROM unnest(%(load_locations)s::text[], %(load_units)s::int[]) AS x(location_id, units)
+    SELECT x.location_id, x.day, x.units
+    FROM unnest(%(load_locations)s::text[], %(load_days)s::date[], %(load_units)s::int[]) AS x(location_id, day, units)
     JOIN locations l ON l.id = x.location_id
     WHERE l.daily_capacity = 0 OR x.units <= l.daily_capacity
     ON CONFLICT (location_id, day) DO UPDATE SET units = d.units + EXCLUDED.units
@@ -150,26 +150,27 @@ def _reserve_all_statement(tables: tuple[tuple[str, tuple[str, ...]], ...]) -> s
 
 def reserve_all_statement(*, lines: list[tuple[str, int, int]],
                           rows: dict[str, list[dict[str, Any]]] | list[tuple[str, list[dict[str, Any]]]],
-                          loads: dict[str, int] | None = None,
+                          loads: dict[tuple[str, date], int] | None = None,
                           respect_safety_stock: bool = True) -> tuple[str, dict[str, Any]]:
     """PostgreSQL, to run in autocommit: the statement (and its parameters) that reserves every (location_id,
     product_id, quantity) and inserts `rows` (by table, or as (table, rows) pairs where a table may come more
-    than once; the rows of one entry share their keys), and counts `loads` (units sent out per location today,
-    `locations.capacity`), all or nothing. It fails with `refused(error)` true, having written nothing, when a
-    line is short (or its level row is missing, or has expired lots not yet swept) or a location's day is full —
-    the caller decides that case in a transaction."""
+    than once; the rows of one entry share their keys), and counts `loads` (units sent out per location and
+    day, the location's own: `locations.capacity`), all or nothing. It fails with `refused(error)` true, having
+    written nothing, when a line is short (or its level row is missing, or has expired lots not yet swept) or a
+    location's day is full — the caller decides that case in a transaction."""
     merged: dict[tuple[str, int], int] = {}
     for location_id, product_id, quantity in lines:
         merged[(location_id, product_id)] = merged.get((location_id, product_id), 0) + quantity
     present = [(table, table_rows) for table, table_rows in (rows.items() if isinstance(rows, dict) else rows)
                if table_rows]
     statement = _reserve_all_statement(tuple((table, tuple(table_rows[0])) for table, table_rows in present))
-    now = utcnow()
+    now, counted = utcnow(), sorted((loads or {}).items())
     params: dict[str, Any] = {
         "location_ids": [k[0] for k in merged], "product_ids": [k[1] for k in merged],
         "quantities": list(merged.values()), "lines": len(merged), "now": now, "today": now.date(),
-        "respect_safety_stock": respect_safety_stock, "load_locations": sorted(loads or {}),
-        "load_units": [(loads or {})[k] for k in sorted(loads or {})], "load_lines": len(loads or {})}
+        "respect_safety_stock": respect_safety_stock, "load_locations": [k[0] for k, _ in counted],
+        "load_days": [k[1] for k, _ in counted], "load_units": [units for _, units in counted],
+        "load_lines": len(counted)}
     for n, (_, table_rows) in enumerate(present):
         params[f"t{n}"] = orjson.dumps(table_rows).decode()
     return statement, params

@@ -47,8 +47,8 @@ class Location(Base):
 
 
 class LocationLoad(Base):
-    """Units sent out for delivery from a location on one day (UTC), held against its `daily_capacity`
-    (`locations.capacity`)."""
+    """Units sent out for delivery from a location on one day (the location's own calendar day, in its
+    `timezone`), held against its `daily_capacity` (`locations.capacity`)."""
 
     __tablename__ = "location_loads"
 

@@ -15,7 +15,7 @@ channel, a key used before, any refusal, a short line — it hands back (None) a
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -51,9 +51,12 @@ SELECT nextval('orders_id_seq'),
        CASE WHEN %(delivery)s THEN (
            SELECT json_agg(json_build_array(s.location_id, s.product_id, s.on_hand, s.reserved, s.expired,
                                             s.safety_stock, l.safety_stock, l.type, l.lat, l.lon, l.daily_capacity,
-                                            COALESCE(d.units, 0)))
+                                            l.timezone,
+                                            (SELECT json_agg(json_build_array(d.day, d.units)) FROM location_loads d
+                                             WHERE l.daily_capacity > 0 AND d.location_id = s.location_id
+                                               AND d.day BETWEEN %(today)s::date - {capacity.DAYS_AROUND_UTC}
+                                                             AND %(today)s::date + {capacity.DAYS_AROUND_UTC})))
            FROM stock_levels s JOIN locations l ON l.id = s.location_id JOIN products p ON p.id = s.product_id
-           LEFT JOIN location_loads d ON d.location_id = s.location_id AND d.day = %(today)s
            WHERE p.sku = ANY(%(skus)s) AND l.active AND s.on_hand > s.reserved + s.expired
              AND (l.type = 'warehouse' OR (l.type = 'store' AND l.ship_from_store))) END,
        CASE WHEN %(delivery)s THEN (
@@ -63,16 +66,17 @@ SELECT nextval('orders_id_seq'),
            SELECT json_agg(json_build_array(line1, postcode, country, failed_deliveries, last_failed_at))
            FROM customer_addresses WHERE profile_id = %(customer_id)s AND failed_deliveries > 0) END
 """
-# Requests read together: one row per request, in their order (`_reads`). Every %(name)s of READ but `today` is
-# the request's own.
+# Requests read together: one row per request, in their order (`_reads`); every %(name)s of READ is the request's
+# own. A location's day is its own (`locations.capacity`): the loads of the days around the request's UTC `today`
+# are read, and the location's day at the request's instant is picked from them in Python (`_candidates`).
 PER_REQUEST = {"reservations": "int", "channel": "text", "customer_id": "bigint", "skus": "text[]",
-               "locations": "text[]", "owner": "text", "key": "text", "delivery": "boolean"}
+               "locations": "text[]", "owner": "text", "key": "text", "delivery": "boolean", "today": "date"}
 READ_MANY = ("SELECT x.* FROM jsonb_to_recordset(%(requests)s::jsonb) AS r("
              + ", ".join(f"{name} {kind}" for name, kind in {**PER_REQUEST, "n": "int"}.items())
              + ") CROSS JOIN LATERAL ("
              + re.sub(r"%\((" + "|".join(PER_REQUEST) + r")\)s", r"r.\1", READ) + ") AS x ORDER BY r.n")
 CANDIDATE = ("location_id", "product_id", "on_hand", "reserved", "expired", "safety_stock", "default_safety", "type",
-             "lat", "lon", "daily_capacity", "load")
+             "lat", "lon", "daily_capacity", "timezone")
 
 
 class _Undecided(Exception):
@@ -103,20 +107,18 @@ async def place(db: Database, *, actor: Actor, body: OrderIn, settings: Settings
     if body.origin_location_id is None and actor.role is Role.ASSOCIATE and len(actor.location_ids) == 1:
         places += list(actor.location_ids)
     skus = sorted({line.sku for line in lines})
+    now = utcnow()  # the order's instant: its rows are stamped with it, its units count on each location's day then
     params = {"reservations": len(skus), "channel": body.channel, "customer_id": body.customer_id, "skus": skus,
               "locations": places, "owner": (idempotency or {}).get("owner"), "key": (idempotency or {}).get("key"),
-              "delivery": body.fulfilment.type == "delivery"}
+              "delivery": body.fulfilment.type == "delivery", "today": now.date()}
     try:
-        read = await reads.batcher(db, READ_MANY).read(params, capacity.today())
-        rows, response, plan = _decide(actor, body, lines, settings, read, idempotency)
+        read = await reads.batcher(db, READ_MANY).read(params)
+        rows, response, plan, loads = _decide(actor, body, lines, settings, read, idempotency, now)
     except NetworkShort as short:  # the network as read cannot fill the delivery
         await refusals.refuse(db, short, idempotency)
         return None
     except (_Undecided, DomainError):
         return None
-    loads: dict[str, int] = {}  # units sent out today per location (`locations.capacity`)
-    for location_id, _, quantity in plan if body.fulfilment.type == "delivery" else ():
-        loads[location_id] = loads.get(location_id, 0) + quantity
     outcome = await batching.batcher(db).write(plan, rows, loads)
     if outcome == batching.WRITTEN:
         return response
@@ -127,10 +129,22 @@ async def place(db: Database, *, actor: Actor, body: OrderIn, settings: Settings
     return None  # a key written at the same time, a lock cycle, a race the transactional path decides
 
 
+def _candidates(rows: list[Any] | None, now: datetime) -> list[SimpleNamespace]:
+    """The candidate levels as read, each with the `load` counted on its location's `day` at `now`."""
+    found = []
+    for *level, counted in rows or []:
+        candidate = SimpleNamespace(**dict(zip(CANDIDATE, level, strict=True)))
+        candidate.day = capacity.day_at(candidate.timezone, now)
+        candidate.load = next((units for day, units in counted or [] if date.fromisoformat(day) == candidate.day), 0)
+        found.append(candidate)
+    return found
+
+
 def _decide(actor: Actor, body: OrderIn, lines: list[service.OrderLine], settings: Settings, read: Any,
-            idempotency: dict[str, Any] | None) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any],
-                                                          list[tuple[str, int, int]]]:
-    (order_id, reservation_ids, channel_active, customer, products, places, earlier, replay, candidates, verified,
+            idempotency: dict[str, Any] | None, now: datetime
+            ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any], list[tuple[str, int, int]],
+                       dict[tuple[str, date], int]]:
+    (order_id, reservation_ids, channel_active, customer, products, places, earlier, replay, read_levels, verified,
      failed) = read
     if not channel_active or replay or customer is None or customer[0] != "active":
         raise _Undecided
@@ -143,14 +157,13 @@ def _decide(actor: Actor, body: OrderIn, lines: list[service.OrderLine], setting
     locations = {row[0]: SimpleNamespace(id=row[0], name=row[1], pickup=row[2], active=row[3]) for row in places or []}
     how = placement.fulfilment_of(lambda location_id, _field: locations.get(location_id) or _undecided(), actor,
                                   body.fulfilment, body.payment, body.origin_location_id)
-    now = utcnow()
+    candidates = _candidates(read_levels, now)
     latest = [SimpleNamespace(id=r[0], status=r[1], lines_key=r[2], created_at=_at(r[3])) for r in earlier or []]
     saved = [SimpleNamespace(line1=r[0], postcode=r[1], country=r[2], failed_deliveries=r[3],
                              last_failed_at=_at(r[4])) for r in failed or []]
     draft = service.decide(
         actor=actor, channel=body.channel, customer_id=body.customer_id, items=items, how=how, payment=body.payment,
-        candidates=[SimpleNamespace(**dict(zip(CANDIDATE, r, strict=True))) for r in candidates or []],
-        cart_id=None, settings=settings, now=now,
+        candidates=candidates, cart_id=None, settings=settings, now=now,
         facts=lambda **known: facts_of(**known, now=now, earlier=latest, failed_addresses=saved,
                                        verified=[(r[0], _at(r[1])) for r in verified or []]))
     if len(draft.plan) > len(reservation_ids):
@@ -175,7 +188,13 @@ def _decide(actor: Actor, body: OrderIn, lines: list[service.OrderLine], setting
                                                             for line in draft.plan])).model_dump(mode="json")
     if idempotency is not None:
         rows["idempotency_keys"] = [{**idempotency, "status_code": 201, "response": response, "created_at": now}]
-    return rows, response, [(r["location_id"], r["product_id"], r["quantity"]) for r in made]
+    loads: dict[tuple[str, date], int] = {}  # units sent out per location on its day (`locations.capacity`)
+    if body.fulfilment.type == "delivery":
+        days = {candidate.location_id: candidate.day for candidate in candidates}
+        for line in draft.plan:
+            key = (line.location_id, days[line.location_id])
+            loads[key] = loads.get(key, 0) + line.quantity
+    return rows, response, [(r["location_id"], r["product_id"], r["quantity"]) for r in made], loads
 
 
 def _product_ids(rows: dict[str, list[dict[str, Any]]]) -> dict[str, int]:

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from datetime import date, datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from omniretail.core.clock import utcnow
 from omniretail.core.config import Settings, get_settings
 from omniretail.core.errors import Forbidden, Invalid
 from omniretail.core.security import Actor, Role
 from omniretail.inventory import reservations
 from omniretail.inventory.models import StockLevel
 from omniretail.locations import capacity
-from omniretail.locations.models import Location, LocationLoad
+from omniretail.locations.models import Location
 from omniretail.locations.places import city_coordinates
 from omniretail.locations.service import get_location
 from omniretail.orders import routing
@@ -92,25 +94,45 @@ def _address(fulfilment: FulfilmentIn) -> dict[str, object]:
     return fields
 
 
+class Candidate(NamedTuple):
+    """A level a delivery may be sent from, with its location's limit and what it counted on its day so far."""
+
+    location_id: str
+    product_id: int
+    on_hand: int
+    reserved: int
+    expired: int
+    safety_stock: int | None
+    default_safety: int
+    type: str
+    lat: float
+    lon: float
+    daily_capacity: int
+    timezone: str
+    load: int  # units counted on `day` (0 where there is no limit: nothing to hold them against)
+    day: date  # the location's day at the instant read (`locations.capacity`)
+
+
 def candidate_rows(session: Session, product_ids: Iterable[int], *, transfers: bool = False,
-                   include_empty: bool = False) -> list[Any]:
+                   include_empty: bool = False, at: datetime | None = None) -> list[Candidate]:
     """The levels a delivery may be sent from: active warehouses and ship-from-store stores holding some of the
-    products (`location_id`, `product_id`, `on_hand`, `reserved`, `expired`, `safety_stock`, `default_safety`,
-    `type`, `lat`, `lon`, `daily_capacity` and today's `load`); with `transfers`, every active location (what may
-    be transferred to a pickup store); with `include_empty`, also levels whose units are all reserved (a
-    re-sourcing adds its own back)."""
+    products, each with its location's `daily_capacity` and the `load` counted on its own day at `at` (now);
+    with `transfers`, every active location (what may be transferred to a pickup store); with `include_empty`,
+    also levels whose units are all reserved (a re-sourcing adds its own back)."""
     sends = or_(Location.type == "warehouse", and_(Location.type == "store", Location.ship_from_store))
-    return session.execute(
+    rows = session.execute(
         select(StockLevel.location_id, StockLevel.product_id, StockLevel.on_hand, StockLevel.reserved,
                StockLevel.expired, StockLevel.safety_stock, Location.safety_stock.label("default_safety"),
-               Location.type, Location.lat, Location.lon, Location.daily_capacity,
-               func.coalesce(LocationLoad.units, 0).label("load"))
+               Location.type, Location.lat, Location.lon, Location.daily_capacity, Location.timezone)
         .join(Location, Location.id == StockLevel.location_id)
-        .outerjoin(LocationLoad, and_(LocationLoad.location_id == StockLevel.location_id,
-                                      LocationLoad.day == capacity.today()))
         .where(StockLevel.product_id.in_(list(product_ids)), Location.active, True if transfers else sends,
                StockLevel.on_hand > (StockLevel.expired if include_empty else StockLevel.reserved + StockLevel.expired))
     ).all()
+    at = at or utcnow()
+    days = {row.location_id: capacity.day_at(row.timezone, at) for row in rows}
+    # Each location's day is its own, so the loads are read apart (only of locations with a limit, if any).
+    counted = capacity.loads(session, {row.location_id: days[row.location_id] for row in rows if row.daily_capacity})
+    return [Candidate(*row, load=counted.get(row.location_id, 0), day=days[row.location_id]) for row in rows]
 
 
 @dataclass(frozen=True)

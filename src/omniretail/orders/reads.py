@@ -34,28 +34,28 @@ class ReadBatcher:
         self.readers = 0
         self.statements = 0
 
-    async def read(self, params: dict[str, Any], today: Any) -> Any:
-        """The row `statement` reads for one request's parameters (`today` is shared by all)."""
+    async def read(self, params: dict[str, Any]) -> Any:
+        """The row `statement` reads for one request's parameters."""
         request = _Request(params)
         self.waiting.append(request)
         if self.readers < READERS:
             self.readers += 1
-            asyncio.get_running_loop().create_task(self._drain(today))
+            asyncio.get_running_loop().create_task(self._drain())
         return await request.done
 
-    async def _drain(self, today: Any) -> None:
+    async def _drain(self) -> None:
         try:
             while self.waiting:
                 batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
                 try:
-                    rows = await self._execute(batch, today)
+                    rows = await self._execute(batch)
                 except Exception as error:  # noqa: BLE001 - decided request by request below
                     if len(batch) == 1:
                         _fail(batch[0], error)
                         continue
                     for request in batch:
                         try:
-                            _answer(request, (await self._execute([request], today))[0])
+                            _answer(request, (await self._execute([request]))[0])
                         except Exception as alone:  # noqa: BLE001 - handed to the request that caused it
                             _fail(request, alone)
                 else:
@@ -64,11 +64,11 @@ class ReadBatcher:
         finally:
             self.readers -= 1
 
-    async def _execute(self, batch: list[_Request], today: Any) -> list[Any]:
+    async def _execute(self, batch: list[_Request]) -> list[Any]:
         self.statements += 1
         requests = orjson.dumps([{**request.params, "n": n} for n, request in enumerate(batch)]).decode()
         async with self.db.async_statement_connection() as connection:
-            cursor = await execute_prepared(connection, self.statement, {"requests": requests, "today": today})
+            cursor = await execute_prepared(connection, self.statement, {"requests": requests})
             return await cursor.fetchall()
 
 

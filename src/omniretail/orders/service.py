@@ -93,9 +93,9 @@ def place(session: Session, *, actor: Actor, channel: str, customer_id: int, lin
     items = line_items(lines, channel, products, lambda code, field: check_channel(session, code, field=field))
     how = placement.fulfilment_of(placement.locator(session), actor, fulfilment, payment, origin_location_id)
     product_ids = {p.sku: p.id for _, p in items}
-    candidates = placement.candidate_rows(session, product_ids.values(), transfers=how.allow_transfer) \
-        if how.location is None or how.allow_transfer else []
     now = utcnow()
+    candidates = placement.candidate_rows(session, product_ids.values(), transfers=how.allow_transfer, at=now) \
+        if how.location is None or how.allow_transfer else []
     draft = decide(actor=actor, channel=channel, customer_id=profile.id, items=items, how=how, payment=payment,
                    candidates=candidates, cart_id=cart_id, settings=settings or get_settings(), now=now,
                    facts=lambda **known: gather(session, customer_id=profile.id, now=now, **known))
@@ -112,7 +112,11 @@ def place(session: Session, *, actor: Actor, channel: str, customer_id: int, lin
                                 owner_id=str(order.id), reason=f"order {order.id}",
                                 respect_safety_stock=how.type != "in_store")
     if how.type == "delivery":  # guarded: a day another order filled meanwhile means sourcing again (TryAgain)
+        # Counted on each location's day the units were reserved (a cancel gives them back by the same rule).
+        timezones = {row.location_id: row.timezone for row in candidates}
         capacity.take(session, capacity.units_by_location(draft.plan),  # (the sourcing engine saw the limits)
+                      {r.location_id: capacity.day_at(timezones[r.location_id], r.created_at)
+                       for r in made if r.location_id in timezones},
                       limits={row.location_id: row.daily_capacity for row in candidates} if draft.decision else None)
     status = "active"
     if how.type == "in_store":
@@ -321,6 +325,8 @@ def cancel_order(session: Session, *, actor: Actor, order_id: int, reason: str |
         reservations.release(session, actor=stock_actor(actor), reservation_id=reservation.id,
                              reason=f"order {order.id} cancelled")
         released += reservation.quantity
+    if order.fulfilment_type == "delivery":  # its units will not be sent: today's counts get them back
+        capacity.move(session, away=active)
     before, order.status, order.updated_at = order.status, states.CANCELLED, utcnow()
     for hook in CANCEL_HOOKS:
         hook(session, actor, order)

@@ -90,12 +90,14 @@ def rebatch(session: Session, *, actor: Actor, since: datetime, settings: Settin
     for reserved in held.values():
         for r in reserved:
             own[(r.location_id, r.product_id)] = own.get((r.location_id, r.product_id), 0) + r.quantity
-    today = capacity.today()
-    own_load = capacity.units_by_location(r for o in found if o.created_at.date() == today for r in held[o.id])
+    # The batch's own units counted on their location's today are free again for the batch to place.
+    now = utcnow()
+    mine = [r for reserved in held.values() for r in reserved]
+    own_load = capacity.counted_today(mine, capacity.zones(session, {r.location_id for r in mine}), now)
     rows = [SimpleNamespace(**{**row._asdict(), "reserved": row.reserved - own.get((row.location_id, row.product_id),
                                                                                     0),
-                               "load": row.load - own_load.get(row.location_id, 0)})
-            for row in placement.candidate_rows(session, product_ids.values(), include_empty=True)]
+                               "load": max(0, row.load - own_load.get(row.location_id, 0))})
+            for row in placement.candidate_rows(session, product_ids.values(), include_empty=True, at=now)]
     network = sourcing.network_of(rows, skus)
     wanted: dict[int, list[tuple[str, int]]] = {i: [] for i in ids}
     for row in items:
@@ -146,16 +148,9 @@ def _move_all(session: Session, actor: Actor, changed: list[tuple[Order, Any]],
     for order, _ in changed:
         for r in sorted(held[order.id], key=lambda x: (x.location_id, x.product_id, x.id)):
             reservations.release(session, actor=stock, reservation_id=r.id, reason=f"order {order.id} re-batched")
-    # The day's loads: units moved away from where today's orders were counted, and onto where they go now.
-    today = capacity.today()
-    moved: dict[str, int] = {}
-    for order, decision in changed:
-        if order.created_at.date() == today:
-            for location_id, units in capacity.units_by_location(held[order.id]).items():
-                moved[location_id] = moved.get(location_id, 0) - units
-        for location_id, units in capacity.units_by_location(decision.picks).items():
-            moved[location_id] = moved.get(location_id, 0) + units
-    capacity.take(session, {k: v for k, v in moved.items() if v})
+    # The days' loads: units moved away from where they were counted today, and onto where they go now.
+    capacity.move(session, away=[r for order, _ in changed for r in held[order.id]],
+                  to=capacity.units_by_location(p for _, decision in changed for p in decision.picks))
     for order, decision in changed:
         reservations.reserve(session, actor=stock, owner_type="order", owner_id=str(order.id),
                              reason=f"order {order.id} re-batched",
