@@ -120,13 +120,24 @@ def test_serve_refuses_to_start_without_a_real_secret(tmp_path, secret):
 
 
 @pytest.mark.parametrize("command", [("keys", "create", "--role", "admin"), ("worker",),
-                                     ("fulfilment", "release"), ("sourcing", "rebatch", "--dry-run")])
+                                     ("fulfilment", "release"), ("sourcing", "rebatch", "--dry-run"),
+                                     ("sourcing", "bid-prices")])
 def test_a_command_on_an_unmigrated_database_says_what_to_do(tmp_path, command):
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     result = cli(*command, url=url)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "is at migration none (empty)" in result.stderr and "omniretail db upgrade" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_bid_prices_are_shown_and_computed_from_the_command_line(db):
+    before = cli("sourcing", "bid-prices", url=db.url)
+    assert before.returncode == 0, before.stderr
+    assert "no bid prices computed yet" in before.stdout
+    ran = cli("sourcing", "bid-prices", "--compute", url=db.url)
+    assert ran.returncode == 0, ran.stderr
+    assert "0 bid price(s) stored" in ran.stdout
+    assert "no delivery orders in the history; 0 delivery order(s) of the last 7 day(s)" in ran.stdout
 
 
 def test_a_command_on_a_database_it_cannot_reach_says_so():

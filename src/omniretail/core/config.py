@@ -60,6 +60,13 @@ class Settings(BaseSettings):
                                  description="how delivery orders are sourced: default (fast, near-optimal), greedy "
                                              "(each line from the nearest location that has it), most_lines "
                                              "(fewest parcels, then nearest) or optimal (exact, HiGHS)")
+    bid_prices: bool = Field(default=True, description="the default sourcing policy of live deliveries chooses with "
+                                                       "the bid prices the worker computes (0: without)")
+    bid_price_history_days: int = Field(default=7, ge=1, le=90, description="days of delivery orders the bid prices "
+                                                                           "take as the forecast")
+    bid_price_minutes: float = Field(default=15, gt=0, le=1440, description="how often the worker computes bid prices")
+    bid_price_scenarios: int = Field(default=8, ge=1, le=64, description="demand scenarios each bid-price run "
+                                                                        "averages over")
     sourcing_channel_policies: str = Field(default="", description="per-channel policies, e.g. "
                                                                    "marketplace:greedy,web:optimal")
     sourcing_cost: str = Field(default="", description="cost model overrides, e.g. package=8.759,item=0.423,"

@@ -25,6 +25,7 @@ from omniretail.locations import capacity
 from omniretail.orders import placement, routing
 from omniretail.orders import service as orders
 from omniretail.orders.models import Order
+from omniretail.sourcing import live
 from omniretail.sourcing.service import promisable
 
 
@@ -118,7 +119,8 @@ def plan_elsewhere(session: Session, order: Any, missing: dict[str, int], produc
                   if row.location_id != exclude_location_id]
     how = placement.Fulfilment("delivery", None, order.delivery_address or {}, None)
     try:
-        return placement.plan(how, missing, product_ids, candidates, channel=order.channel).lines
+        return placement.plan(how, missing, product_ids, candidates, channel=order.channel,
+                              prices=live.current(session)).lines
     except DomainError:
         plan = []
         # Not enough anywhere for some line: send what can be found, report the rest.

@@ -33,6 +33,7 @@ from omniretail.integration import (
 from omniretail.integration.models import STREAM_TARGET
 from omniretail.integration.relay import Claimed, Outcome, RetryPolicy
 from omniretail.integration.stream import StreamPublisher
+from omniretail.sourcing import live  # noqa: F401 - registers the job that computes the bid prices
 
 log = logging.getLogger("omniretail.integration.worker")
 

@@ -34,6 +34,7 @@ from omniretail.orders.facts import EARLIER_ORDERS, facts_of
 from omniretail.orders.models import Order
 from omniretail.orders.schemas import OrderIn
 from omniretail.orders.views import placed_out
+from omniretail.sourcing import live
 
 READ = f"""
 SELECT nextval('orders_id_seq'),
@@ -113,7 +114,9 @@ async def place(db: Database, *, actor: Actor, body: OrderIn, settings: Settings
               "delivery": body.fulfilment.type == "delivery", "today": now.date()}
     try:
         read = await reads.batcher(db, READ_MANY).read(params)
-        rows, response, plan, loads = _decide(actor, body, lines, settings, read, idempotency, now)
+        prices = await live.current_async(db, settings) if body.fulfilment.type != "pickup" or \
+            body.fulfilment.allow_transfer else None
+        rows, response, plan, loads = _decide(actor, body, lines, settings, read, idempotency, now, prices)
     except NetworkShort as short:  # the network as read cannot fill the delivery
         await refusals.refuse(db, short, idempotency)
         return None
@@ -141,7 +144,7 @@ def _candidates(rows: list[Any] | None, now: datetime) -> list[SimpleNamespace]:
 
 
 def _decide(actor: Actor, body: OrderIn, lines: list[service.OrderLine], settings: Settings, read: Any,
-            idempotency: dict[str, Any] | None, now: datetime
+            idempotency: dict[str, Any] | None, now: datetime, prices: Any = None
             ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any], list[tuple[str, int, int]],
                        dict[tuple[str, date], int]]:
     (order_id, reservation_ids, channel_active, customer, products, places, earlier, replay, read_levels, verified,
@@ -165,7 +168,8 @@ def _decide(actor: Actor, body: OrderIn, lines: list[service.OrderLine], setting
         actor=actor, channel=body.channel, customer_id=body.customer_id, items=items, how=how, payment=body.payment,
         candidates=candidates, cart_id=None, settings=settings, now=now,
         facts=lambda **known: facts_of(**known, now=now, earlier=latest, failed_addresses=saved,
-                                       verified=[(r[0], _at(r[1])) for r in verified or []]))
+                                       verified=[(r[0], _at(r[1])) for r in verified or []]),
+        bid_prices=prices)
     if len(draft.plan) > len(reservation_ids):
         raise _Undecided
     order = draft.order

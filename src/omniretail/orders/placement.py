@@ -142,7 +142,7 @@ class Plan:
 
 
 def _pickup_with_transfers(how: Fulfilment, demand: dict[str, int], product_ids: dict[str, int], rows: list[Any],
-                           channel: str, settings: Settings) -> Plan:
+                           channel: str, settings: Settings, prices: Any) -> Plan:
     """A pickup the store cannot fill from its own shelves: what it has is reserved there, the rest where the
     sourcing engine finds it nearest the store, to be transferred there before the pickup is ready."""
     store = how.location
@@ -156,7 +156,7 @@ def _pickup_with_transfers(how: Fulfilment, demand: dict[str, int], product_ids:
     elsewhere = [r for r in rows if r.location_id != store.id]
     decision = sourcing.source_delivery(demand=missing, product_ids=product_ids, candidates=elsewhere,
                                         lat=float(store.lat), lon=float(store.lon), channel=channel,
-                                        settings=settings)
+                                        settings=settings, prices=prices)
     if decision.unfilled:
         network = sourcing.network_of(rows, skus)
         raise NetworkShort([{"sku": sku, "requested": demand[sku], "available": network.sendable(sku)}
@@ -175,19 +175,21 @@ def destination(address: dict[str, Any]) -> tuple[float, float] | None:
 
 
 def plan(how: Fulfilment, demand: dict[str, int], product_ids: dict[str, int], candidates: Iterable[Any] = (), *,
-         channel: str = "web", settings: Settings | None = None) -> Plan:
+         channel: str = "web", settings: Settings | None = None, prices: Any = None) -> Plan:
     """Where each SKU of `demand` is reserved: the order's store; for a delivery, where the sourcing engine
     (the channel's policy) sends it from, among `candidates` (rows as `candidate_rows` reads them); an address
-    nobody can place on a map falls back to `routing`'s rule."""
+    nobody can place on a map falls back to `routing`'s rule. `prices` (`sourcing.live.LivePrices`) guide the
+    default policy."""
     rows = list(candidates)
     if how.location is not None:
         if how.type == "pickup" and how.allow_transfer and rows:
-            return _pickup_with_transfers(how, demand, product_ids, rows, channel, settings or get_settings())
+            return _pickup_with_transfers(how, demand, product_ids, rows, channel, settings or get_settings(), prices)
         return Plan([reservations.Line(how.location.id, sku, quantity) for sku, quantity in demand.items()])
     point = destination(how.address or {})
     if point is not None:
         decision = sourcing.source_delivery(demand=demand, product_ids=product_ids, candidates=rows, lat=point[0],
-                                            lon=point[1], channel=channel, settings=settings or get_settings())
+                                            lon=point[1], channel=channel, settings=settings or get_settings(),
+                                            prices=prices)
         if decision.unfilled:
             skus = {pid: sku for sku, pid in product_ids.items()}
             network = sourcing.network_of(rows, skus)

@@ -36,6 +36,7 @@ from omniretail.orders import history, inspection, placement, states
 from omniretail.orders.facts import gather, remember_verified
 from omniretail.orders.models import Order, OrderEvent, OrderItem
 from omniretail.orders.schemas import FulfilmentIn, PaymentIn
+from omniretail.sourcing import live
 from omniretail.sourcing import service as sourcing
 from omniretail.sourcing.models import SourcingDecision
 
@@ -96,9 +97,11 @@ def place(session: Session, *, actor: Actor, channel: str, customer_id: int, lin
     now = utcnow()
     candidates = placement.candidate_rows(session, product_ids.values(), transfers=how.allow_transfer, at=now) \
         if how.location is None or how.allow_transfer else []
+    settings = settings or get_settings()
     draft = decide(actor=actor, channel=channel, customer_id=profile.id, items=items, how=how, payment=payment,
-                   candidates=candidates, cart_id=cart_id, settings=settings or get_settings(), now=now,
-                   facts=lambda **known: gather(session, customer_id=profile.id, now=now, **known))
+                   candidates=candidates, cart_id=cart_id, settings=settings, now=now,
+                   facts=lambda **known: gather(session, customer_id=profile.id, now=now, **known),
+                   bid_prices=live.current(session, settings) if candidates else None)
     order = draft.order
     session.add(order)
     session.flush()
@@ -157,9 +160,10 @@ class Draft:
 
 def decide(*, actor: Actor, channel: str, customer_id: int, items: list[tuple[OrderLine, Any]],
            how: placement.Fulfilment, payment: PaymentIn, candidates: Any, cart_id: str | None, settings: Settings,
-           now: datetime, facts: Callable[..., inspection.OrderFacts]) -> Draft:
+           now: datetime, facts: Callable[..., inspection.OrderFacts], bid_prices: Any = None) -> Draft:
     """Price, size, place and inspect a new order from what was read for it; `facts(...)` gathers what
-    inspection needs to know (given the order's fulfilment, payment, lines, total and address)."""
+    inspection needs to know (given the order's fulfilment, payment, lines, total and address); `bid_prices`
+    (`sourcing.live`) guide the default sourcing policy."""
     currency = items[0][1].currency
     total = sum(product.price_minor * line.quantity for line, product in items)
     if total > MAX_MINOR_UNITS:
@@ -172,7 +176,7 @@ def decide(*, actor: Actor, channel: str, customer_id: int, items: list[tuple[Or
             raise Invalid(f"At most {MAX_QUANTITY} units of {sku} in one order", field="lines",
                           code="invalid_quantity")
     placed = placement.plan(how, demand, {p.sku: p.id for _, p in items}, candidates, channel=channel,
-                            settings=settings)
+                            settings=settings, prices=bid_prices)
     quantities = [(product.sku, line.quantity) for line, product in items]
     if how.type == "in_store":
         reasons: list[inspection.HoldReason] = []

@@ -1,10 +1,11 @@
-"""Sourcing over HTTP: the decision behind a delivery order — locations chosen, cost breakdown, alternatives."""
+"""Sourcing over HTTP: the decision behind a delivery order — locations chosen, cost breakdown, alternatives — and
+the live bid prices."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from omniretail.core.deps import DB
@@ -37,3 +38,35 @@ def sourcing_decision(order_id: RowId, db: DB, actor: Staff) -> Response:
         found = service.decision_of(s, order.id)
         return json_response(SourcingOut(order_id=order.id, policy=found.policy, total_cost=found.total_cost,
                                          packages=found.packages, split=found.split, decision=found.decision))
+
+
+class BidPriceOut(BaseModel):
+    location_id: str
+    resource: str = Field(description="stock (a unit of the SKU there) or capacity (a unit of today's picking)")
+    sku: str | None = Field(description="The SKU, for stock")
+    price: float = Field(description="What the unit is worth to the demand expected, in the cost model's units")
+
+
+class BidPricesOut(BaseModel):
+    run: dict[str, Any] | None = Field(description="The last run: when, its status, the history it priced, "
+                                                   "how many prices it found (null: never run)")
+    prices: list[BidPriceOut] = Field(description="Dearest first")
+    enabled: bool = Field(description="Whether live deliveries choose with them (OMNIRETAIL_BID_PRICES)")
+
+
+Operations = Annotated[Actor, Depends(require(Role.ADMIN, Role.OPERATIONS))]
+
+
+@router.get("/api/v1/sourcing/bid-prices", response_model=BidPricesOut)
+def bid_prices(db: DB, actor: Operations, location_id: str | None = None,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
+    """The bid prices the default policy of live deliveries chooses with, as the worker last computed them."""
+    from omniretail.core.config import get_settings
+    from omniretail.sourcing import live
+
+    with db.read() as s:
+        run, rows = live.listing(s, location_id=location_id, limit=limit)
+    return json_response(BidPricesOut(
+        run=run, enabled=get_settings().bid_prices,
+        prices=[BidPriceOut(location_id=r.location_id, resource=r.resource, sku=r.sku or None, price=r.price)
+                for r in rows]))

@@ -1,4 +1,4 @@
-"""`omniretail sourcing ...`: sourcing instances and (later) batch re-sourcing."""
+"""`omniretail sourcing ...`: sourcing instances, batch re-sourcing, live bid prices."""
 
 from __future__ import annotations
 
@@ -75,3 +75,34 @@ def rebatch_command(hours: Annotated[float, typer.Option(min=0.01, help="Orders 
                f"{report['packages_after']}")
     if output is not None:
         output.write_text(json.dumps(report, indent=2))
+
+
+@sourcing_app.command("bid-prices")
+def bid_prices_command(compute: Annotated[bool, typer.Option("--compute", help="Compute them now (what the worker "
+                                                                                "does every "
+                                                                                "OMNIRETAIL_BID_PRICE_MINUTES)")
+                                          ] = False,
+                       top: Annotated[int, typer.Option(min=0, max=1000, help="Dearest prices to list")] = 20) -> None:
+    """Show the bid prices live deliveries choose with (the last run and the dearest prices), or compute them."""
+    import omniretail.models  # noqa: F401  (every table)
+    from omniretail.core.command_db import command_database
+    from omniretail.core.config import get_settings
+    from omniretail.sourcing import live
+
+    settings = get_settings()
+    db = command_database(settings)
+    if compute:
+        stored = live.compute(db, settings=settings)
+        typer.echo(f"{stored} bid price(s) stored")
+    with db.read() as s:
+        run, rows = live.listing(s, limit=max(top, 1))
+    if run is None:
+        typer.echo("no bid prices computed yet: run `omniretail sourcing bid-prices --compute` or start a worker")
+        return
+    typer.echo(f"last run {run['computed_at']}: {run['status']}; {run['history_orders']} delivery order(s) of the "
+               f"last {run['history_days']} day(s), {run['forecast_units']:g} units, priced for "
+               f"{run['horizon_hours']:g} h over {run['locations']} location(s) and {run['scenarios']} scenario(s); "
+               f"{run['stock_prices']} stock and {run['capacity_prices']} capacity price(s) in {run['seconds']:g} s"
+               + ("" if settings.bid_prices else " (not used: OMNIRETAIL_BID_PRICES=0)"))
+    for row in rows[:top]:
+        typer.echo(f"  {row.location_id:<20} {row.resource:<8} {row.sku or '-':<24} {row.price:12.4f}")

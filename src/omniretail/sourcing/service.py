@@ -62,12 +62,14 @@ def network_of(candidates: Iterable[Any], skus: dict[int, str]) -> Network:
 
 
 def source_delivery(*, demand: dict[str, int], product_ids: dict[str, int], candidates: Iterable[Any],
-                    lat: float, lon: float, channel: str, settings: Settings) -> Decision:
-    """Decide which locations send a delivery's units, by the channel's policy."""
+                    lat: float, lon: float, channel: str, settings: Settings, prices: Any = None) -> Decision:
+    """Decide which locations send a delivery's units, by the channel's policy; the default policy chooses with
+    the live bid prices (`prices`, a `sourcing.live.LivePrices`) when there are any."""
     network = network_of(candidates, {pid: sku for sku, pid in product_ids.items()})
     order = Order.of("new", demand.items(), lat=lat, lon=lon)
-    return source(order, network, CostModel.from_dict(settings.sourcing_cost_overrides()),
-                  policy_for(settings, channel))
+    policy = policy_for(settings, channel)
+    bound = prices.bind(network) if prices and policy == "default" else None
+    return source(order, network, CostModel.from_dict(settings.sourcing_cost_overrides()), policy, prices=bound)
 
 
 def decision_row(order_id: int, decision: Decision, now: Any) -> dict[str, Any]:
