@@ -95,11 +95,26 @@ class _Cache:
         self.clock = clock
         self.lock = threading.Lock()
         self.loaded: dict[str, tuple[float, LivePrices]] = {}  # database URL -> (when loaded, prices)
+        self.reloading: set[str] = set()
 
     def fresh(self, key: str) -> LivePrices | None:
         with self.lock:
             found = self.loaded.get(key)
         return found[1] if found is not None and self.clock() - found[0] < CACHE_SECONDS else None
+
+    def previous(self, key: str) -> LivePrices | None:
+        """The stale prices while another caller reloads them; None when this caller should reload (it then
+        holds the reload until `done`) or nothing was ever loaded."""
+        with self.lock:
+            found = self.loaded.get(key)
+            if found is None or key in self.reloading:
+                return None if found is None else found[1]
+            self.reloading.add(key)
+            return None
+
+    def done(self, key: str) -> None:
+        with self.lock:
+            self.reloading.discard(key)
 
     def get(self, session: Session) -> LivePrices:
         key = str(session.get_bind().engine.url)
@@ -119,6 +134,7 @@ class _Cache:
     def clear(self) -> None:
         with self.lock:
             self.loaded.clear()
+            self.reloading.clear()
 
 
 CACHE = _Cache()
@@ -135,8 +151,17 @@ async def current_async(db: Database, settings: Settings) -> LivePrices | None:
     """As `current`, for the event loop: a stale cache is reloaded in a thread."""
     if not settings.bid_prices:
         return None
-    found = CACHE.fresh(str(db.engine.url))
-    return found if found is not None else await asyncio.to_thread(CACHE.reload, db)
+    key = str(db.engine.url)
+    found = CACHE.fresh(key)
+    if found is not None:
+        return found
+    previous = CACHE.previous(key)  # another order is reloading them: go on with the last ones meanwhile
+    if previous is not None:
+        return previous
+    try:
+        return await asyncio.to_thread(CACHE.reload, db)
+    finally:
+        CACHE.done(key)
 
 
 def history(session: Session, since: datetime) -> Forecast:
