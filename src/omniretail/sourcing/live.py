@@ -212,6 +212,8 @@ def compute(db: Database, *, settings: Settings | None = None, at: datetime | No
     with db.read() as session:
         forecast = history(session, at - timedelta(days=days))
         network = network_now(session, {sku for _, _, sku, _ in forecast.demand}, at) if forecast.demand else None
+    if forecast.orders and not forecast.demand:
+        status = "no delivery order in the history has a place on the map"
     if network is not None:
         locations = len(network.locations)
         if locations:
