@@ -19,7 +19,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,7 +35,8 @@ from omniretail.core.db import Database
 from omniretail.core.jobs import register_job
 from omniretail.core.security import SYSTEM
 from omniretail.orders.models import Order, OrderItem
-from omniretail.sourcing.bidprice import FluidLP, Forecast
+from omniretail.sourcing import model
+from omniretail.sourcing.bidprice import FluidLP, Forecast, aggregate
 from omniretail.sourcing.cost import CostModel
 from omniretail.sourcing.model import Network
 from omniretail.sourcing.models import BidPrice, BidPriceRun
@@ -52,7 +53,6 @@ class LivePrices:
 
     stock: dict[tuple[str, str], float] = field(default_factory=dict)
     capacity: dict[str, float] = field(default_factory=dict)
-    computed_at: datetime | None = None
 
     def __bool__(self) -> bool:
         return bool(self.stock or self.capacity)
@@ -79,15 +79,12 @@ def load(session: Session) -> LivePrices:
     """The prices as stored."""
     stock: dict[tuple[str, str], float] = {}
     capacity: dict[str, float] = {}
-    computed_at = None
-    for row in session.execute(select(BidPrice.location_id, BidPrice.resource, BidPrice.sku, BidPrice.price,
-                                      BidPrice.computed_at)):
+    for row in session.execute(select(BidPrice.location_id, BidPrice.resource, BidPrice.sku, BidPrice.price)):
         if row.resource == "capacity":
             capacity[row.location_id] = row.price
         else:
             stock[(row.location_id, row.sku)] = row.price
-        computed_at = row.computed_at
-    return LivePrices(stock, capacity, computed_at)
+    return LivePrices(stock, capacity)
 
 
 class _Cache:
@@ -171,17 +168,16 @@ def history(session: Session, since: datetime) -> Forecast:
     rows = session.execute(select(Order.id, Order.delivery_address, OrderItem.sku, OrderItem.quantity)
                            .join(OrderItem, OrderItem.order_id == Order.id)
                            .where(Order.fulfilment_type == "delivery", Order.created_at >= since))
-    total: dict[tuple[float, float, str], float] = {}
-    orders: set[int] = set()
+    lines: dict[int, list[tuple[str, int]]] = {}
+    places: dict[int, tuple[float, float] | None] = {}
     for row in rows:
-        orders.add(row.id)
-        point = destination(row.delivery_address or {})
-        if point is None:
-            continue
-        key = (round(point[0], 1), round(point[1], 1), row.sku)
-        total[key] = total.get(key, 0.0) + row.quantity
-    return Forecast(tuple((lat, lon, sku, q) for (lat, lon, sku), q in sorted(total.items())), len(orders),
-                    f"delivery orders since {since.isoformat()}")
+        lines.setdefault(row.id, []).append((row.sku, row.quantity))
+        if row.id not in places:
+            places[row.id] = destination(row.delivery_address or {})
+    placed = [model.Order.of(str(i), found, lat=point[0], lon=point[1]) for i, found in lines.items()
+              if (point := places[i]) is not None]
+    # every order counts towards the horizon, those without a place on the map too
+    return replace(aggregate(placed, source=f"delivery orders since {since.isoformat()}"), orders=len(lines))
 
 
 def network_now(session: Session, skus: set[str], at: datetime) -> Network:
@@ -283,7 +279,6 @@ def _job(db: Database) -> int:
     if last is not None and utcnow() - as_utc(last.computed_at) < timedelta(minutes=settings.bid_price_minutes):
         return 0
     return compute(db, settings=settings)
-
 
 
 register_job("sourcing.bid_prices", _job, every_seconds=EVERY_SECONDS)
